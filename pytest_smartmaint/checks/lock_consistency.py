@@ -1,0 +1,101 @@
+"""lock-consistency: poetry.lock holds every dependency pyproject.toml declares, at a version it allows.
+
+Constraints are read with poetry-core, so ``^1.2``, ``~1.2`` and PEP 440 specifiers mean
+what they mean to ``poetry install``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+from poetry.core.constraints.version import Version, parse_constraint
+
+from ..errors import SmartmaintError
+from ..stack_model import StackModel
+from .audio_deps import PYTHON_PACKAGES as AUDIO_PACKAGES
+from .base import Case, fail, not_applicable
+
+CHECK = "lock-consistency"
+
+
+def static_cases(model: StackModel) -> list[Case]:
+    directories = {model.project.directory}
+    directories.update(s.build.context for s in model.project.services.values() if s.build is not None)
+    locked = sorted(d for d in directories if (d / "poetry.lock").is_file() and (d / "pyproject.toml").is_file())
+    if not locked:
+        return [not_applicable(CHECK, "static", "no poetry.lock next to a pyproject.toml in the project or its build contexts")]
+    return [Case(CHECK, "static", _label(model, d), lambda m, d=d: _check(m, d)) for d in locked]
+
+
+def _label(model: StackModel, directory: Path) -> str:
+    try:
+        relative = directory.relative_to(model.project.directory).as_posix()
+    except ValueError:
+        return str(directory)
+    return "./poetry.lock" if relative == "." else f"./{relative}/poetry.lock"
+
+
+def _toml(path: Path) -> dict:  # type: ignore[type-arg]
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise SmartmaintError(f"{path} is not valid TOML: {exc}") from exc
+
+
+def declared_constraints(pyproject: dict) -> dict[str, str]:  # type: ignore[type-arg]
+    """canonical name -> constraint text, from [project] and [tool.poetry] (all groups)."""
+    from packaging.requirements import Requirement
+
+    declared: dict[str, str] = {}
+    for line in pyproject.get("project", {}).get("dependencies", []):
+        requirement = Requirement(line)
+        declared[canonicalize_name(requirement.name)] = str(requirement.specifier) or "*"
+    poetry = pyproject.get("tool", {}).get("poetry", {})
+    groups = [poetry.get("dependencies", {})] + [g.get("dependencies", {}) for g in poetry.get("group", {}).values()]
+    for group in groups:
+        for name, spec in group.items():
+            if name.lower() == "python":
+                continue
+            version = spec.get("version", "*") if isinstance(spec, dict) else str(spec)
+            declared.setdefault(canonicalize_name(name), version)
+    return declared
+
+
+def _check(model: StackModel, directory: Path) -> None:
+    pyproject = _toml(directory / "pyproject.toml")
+    lock = _toml(directory / "poetry.lock")
+    locked = {canonicalize_name(p["name"]): str(p["version"]) for p in lock.get("package", [])}
+    declared = declared_constraints(pyproject)
+    missing = sorted(n for n in declared if n not in locked)
+    outside = []
+    for name, constraint in sorted(declared.items()):
+        if name in locked and constraint not in ("*", ""):
+            try:
+                allowed = parse_constraint(constraint).allows(Version.parse(locked[name]))
+            except ValueError:
+                continue
+            if not allowed:
+                outside.append(f"{name}: declared {constraint}, locked {locked[name]}")
+    if not missing and not outside:
+        return
+    relied = [n for n in missing if n in AUDIO_PACKAGES or n in ("mlflow", "mlflow-skinny", "scikit-learn")]
+    lines = []
+    if missing:
+        lines.append(f"declared in pyproject.toml but not in poetry.lock: {', '.join(missing)}")
+    if outside:
+        lines.append("locked at a version pyproject.toml no longer allows: " + "; ".join(outside))
+    consequence = (
+        f"\n{', '.join(relied)} {'is' if len(relied) == 1 else 'are'} what the live checks rely on: "
+        "an image built from this lock lacks it."
+        if relied
+        else ""
+    )
+    fail(
+        f"{_label(model, directory)} is out of date with {directory.name}/pyproject.toml:\n- "
+        + "\n- ".join(lines)
+        + f"{consequence}\n`poetry install` refuses a stale lock (\"pyproject.toml changed significantly since "
+        f"poetry.lock was last generated\"), and `poetry export`/`pip install` from it installs the old set.\n"
+        f"Fix: run `poetry lock` in {directory} and commit poetry.lock."
+    )

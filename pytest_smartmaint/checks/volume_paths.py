@@ -1,0 +1,98 @@
+"""volume-paths: every container sees the MLflow data at the path MLflow recorded."""
+
+from __future__ import annotations
+
+from ..compose_model import Mount
+from ..stack_model import StackModel
+from .base import Case, fail, not_applicable, table
+
+CHECK = "volume-paths"
+
+
+def static_cases(model: StackModel) -> list[Case]:
+    server = model.server
+    if server is None:
+        return [not_applicable(CHECK, "static", "no MLflow server in the compose project (no service runs `mlflow server`)")]
+    server_service = model.service(server.service)
+    cases = [
+        Case(CHECK, "static", mount.label, lambda m, mount=mount: _check_source(m, mount), (server.service,))
+        for mount in sorted(server_service.mounts, key=lambda m: m.label)
+        if mount.kind in ("bind", "volume")
+    ]
+    root = server.local_artifact_path
+    if root and server_service.mount_covering(root) is None:
+        cases.append(Case(CHECK, "static", root, _root_not_mounted, (server.service,)))
+    return cases
+
+
+def _fix(model: StackModel, service: str, mount: Mount, target: str) -> str:
+    return (
+        f"Fix, in {model.project.files[0].name if model.project.files else 'the compose file'}, service {service}:\n"
+        f"    volumes:\n      - {mount.label}:{target}"
+    )
+
+
+def _check_source(model: StackModel, server_mount: Mount) -> None:
+    server = model.server
+    assert server is not None
+    root = server.local_artifact_path
+    is_store = root is not None and server_mount.covers(root)
+    # where the artifact root lies inside this source, e.g. /mlruns, or /data/mlruns under /data
+    what = f"the MLflow artifact store {server_mount.label}" if is_store else f"the MLflow server's volume {server_mount.label}"
+    sharers = model.project.sharers(server_mount.source)
+    differ = [(s, m) for s, m in sharers if m.target != server_mount.target]
+    rows = []
+    for service, mount in sharers:
+        note = "<- differs" if mount.target != server_mount.target else ""
+        if service.name == server.service:
+            note = "server" + (f", artifact root {root}" if is_store else "")
+        rows.append([service.name, f"{mount.label} -> {mount.target}", note])
+    if differ:
+        names = ", ".join(s.name for s, _ in differ)
+        writers = [s.name for s, m in sharers if m.target == server_mount.target and s.name != server.service]
+        writer = writers[0] if writers else server.service
+        cause = (
+            f"MLflow records absolute artifact paths ({root}/<experiment>/models/m-<id>/artifacts),\n"
+            f"so {names} cannot read what {writer} logs; loading fails with \"No such artifact\"."
+            if is_store
+            else f"The same files appear under different paths, so paths recorded by {server.service} "
+            f"do not exist in {names}."
+        )
+        fixes = "\n".join(_fix(model, s.name, server_mount, server_mount.target) for s, _ in differ)
+        fail(f"{what[0].upper()}{what[1:]} is mounted at different paths:\n{table(rows)}\n{cause}\n{fixes}")
+    if not is_store or root is None:
+        return
+    root_in_source = root
+    mounted = {s.name: m for s, m in sharers}
+    missing = [c for c in model.roles.clients if c not in mounted]
+    read_only = [c for c in model.roles.clients if c in mounted and mounted[c].read_only]
+    if missing:
+        fixes = "\n".join(_fix(model, c, server_mount, server_mount.target) for c in missing)
+        fail(
+            f"{', '.join(missing)} {'is an MLflow client' if len(missing) == 1 else 'are MLflow clients'} "
+            f"but {'does' if len(missing) == 1 else 'do'} not mount the artifact store {server_mount.label}:\n"
+            f"{table(rows)}\n"
+            f"The artifact root is a local path ({root}, {server.default_artifact_root.source}), so clients read "
+            f"and write {root_in_source}/... themselves:\nwhat {missing[0]} logs stays inside its container, and "
+            f"what others log is missing there (\"No such artifact\" when loading models:/).\n{fixes}"
+        )
+    if read_only:
+        fixes = "\n".join(_fix(model, c, server_mount, server_mount.target) for c in read_only)
+        fail(
+            f"{', '.join(read_only)} mount{'s' if len(read_only) == 1 else ''} the artifact store "
+            f"{server_mount.label} read-only (:ro).\nLoading models:/NAME/VERSION writes a registered_model_meta "
+            f"file next to the model under {root}, and logging writes artifacts there: both fail with "
+            f"\"Read-only file system\".\n{fixes}\n(without :ro)"
+        )
+
+
+def _root_not_mounted(model: StackModel) -> None:
+    server = model.server
+    assert server is not None
+    fail(
+        f"The MLflow artifact root {server.local_artifact_path} ({server.default_artifact_root.source}) lies on no "
+        f"mount of {server.service}.\nArtifacts live in the container's writable layer: they vanish when "
+        f"{server.service} is recreated, and no client can read them.\n"
+        f"Fix, in service {server.service} and every MLflow client:\n    volumes:\n"
+        f"      - ./mlflow_data:{server.local_artifact_path}"
+    )

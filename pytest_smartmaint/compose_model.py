@@ -1,0 +1,236 @@
+"""The compose project exactly as compose resolves it.
+
+Parsing is left to ``docker compose config --format json``, so interpolation, ``.env``,
+profiles, ``extends`` and override files behave as they do for ``docker compose up``.
+This module only turns compose's canonical JSON into typed, immutable records.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import SmartmaintError
+
+ENV_EXAMPLE_NAMES = (".env.example", ".env.sample", ".env.template", "env.example", ".env.dist")
+
+
+@dataclass(frozen=True)
+class Mount:
+    kind: str  # "bind", "volume", "tmpfs", ...
+    source: str  # absolute host path for a bind, the volume's key for a named volume
+    target: str
+    read_only: bool
+    label: str  # how a user writes the source: "./mlflow_data" or "mlflow_data"
+
+    def covers(self, path: str) -> bool:
+        """Whether ``path`` inside the container lies on this mount."""
+        target = self.target.rstrip("/") or "/"
+        return path == target or path.startswith(target.rstrip("/") + "/")
+
+
+@dataclass(frozen=True)
+class Build:
+    context: Path
+    dockerfile: Path
+    args: Mapping[str, str]
+    target: str | None
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    image: str | None
+    build: Build | None
+    user: str | None
+    environment: Mapping[str, str | None]
+    command: tuple[str, ...] | None
+    entrypoint: tuple[str, ...] | None
+    depends_on: tuple[str, ...]
+    mounts: tuple[Mount, ...]
+    working_dir: str | None
+    aliases: frozenset[str]  # names other containers can reach this service by
+    has_healthcheck: bool
+    restart: str | None
+
+    def mount_of(self, source: str) -> Mount | None:
+        return next((m for m in self.mounts if m.source == source), None)
+
+    def mount_covering(self, path: str) -> Mount | None:
+        """The mount that ``path`` lies on; the deepest one wins, as in the kernel."""
+        covering = [m for m in self.mounts if m.covers(path)]
+        return max(covering, key=lambda m: len(m.target), default=None)
+
+
+@dataclass(frozen=True)
+class ComposeProject:
+    name: str
+    directory: Path
+    files: tuple[Path, ...]
+    services: Mapping[str, Service] = field(default_factory=dict)
+
+    def service(self, name: str) -> Service:
+        return self.services[name]
+
+    def sharers(self, source: str) -> list[tuple[Service, Mount]]:
+        return [(s, m) for s in self.services.values() for m in s.mounts if m.source == source]
+
+
+def compose_base_command(files: Sequence[Path], project_name: str | None = None) -> list[str]:
+    command = ["docker", "compose"]
+    for path in files:
+        command += ["-f", str(path)]
+    if project_name:
+        command += ["-p", project_name]
+    return command
+
+
+def load_project(files: Sequence[Path], env: Mapping[str, str] | None = None) -> ComposeProject:
+    """Run ``docker compose config`` over ``files`` and parse its JSON."""
+    for path in files:
+        if not path.is_file():
+            raise SmartmaintError(
+                f"compose file {path} does not exist. Pass an existing file with "
+                "--smartmaint-compose-file PATH, or set smartmaint_compose_files in your pytest config."
+            )
+    ensure_compose_v2()
+    command = compose_base_command(files) + ["config", "--format", "json"]
+    result = subprocess.run(
+        command, capture_output=True, text=True, env=dict(env) if env is not None else None, check=False
+    )
+    if result.returncode != 0:
+        raise SmartmaintError(_explain_config_error(result.stderr.strip(), files))
+    try:
+        raw = json.loads(result.stdout)
+    except json.JSONDecodeError as exc:  # compose printed something else: report it verbatim
+        raise SmartmaintError(f"`{' '.join(command)}` printed no JSON ({exc}): {result.stdout[:500]}") from exc
+    return parse_config(raw, files)
+
+
+def ensure_compose_v2() -> None:
+    if shutil.which("docker") is None:
+        raise SmartmaintError(
+            "the docker CLI is not on PATH. pytest-smartmaint reads the stack with "
+            "`docker compose config`: install the docker CLI and the Compose v2 plugin."
+        )
+    probe = subprocess.run(
+        ["docker", "compose", "version", "--short"], capture_output=True, text=True, check=False
+    )
+    version = probe.stdout.strip().lstrip("v")
+    if probe.returncode != 0 or not version[:1].isdigit() or int(version.split(".")[0]) < 2:
+        v1 = " (only the end-of-life docker-compose v1 is installed)" if shutil.which("docker-compose") else ""
+        raise SmartmaintError(
+            f"Compose v2 (`docker compose`) is not available{v1}. Install the Compose v2 CLI plugin "
+            "(e.g. at ~/.docker/cli-plugins/docker-compose) so that `docker compose version` answers v2.x."
+        )
+
+
+def _explain_config_error(stderr: str, files: Sequence[Path]) -> str:
+    names = ", ".join(str(f) for f in files) or "compose's default files in the current directory"
+    missing_env = re.search(r"env file (\S+) not found", stderr)
+    if missing_env:
+        env_file = Path(missing_env.group(1))
+        example = next(
+            (env_file.parent / n for n in ENV_EXAMPLE_NAMES if (env_file.parent / n).is_file()), None
+        )
+        how = (
+            f"create it from the example: cp {example} {env_file}"
+            if example
+            else f"create {env_file}, or mark it optional in the compose file (env_file: [{{path: ..., required: false}}])"
+        )
+        return (
+            f"the compose project ({names}) names an env_file that does not exist: {env_file}. "
+            f"A fresh clone usually has no .env: {how}."
+        )
+    if "no configuration file provided" in stderr:
+        return (
+            "no compose file found: there is no docker-compose.test.yml here and compose found none of its "
+            "default files (compose.yaml, docker-compose.yml) in the current directory. "
+            "Pass --smartmaint-compose-file PATH or set smartmaint_compose_files in your pytest config."
+        )
+    return f"`docker compose config` rejected the compose project ({names}):\n{stderr}"
+
+
+def parse_config(raw: Mapping[str, Any], files: Sequence[Path]) -> ComposeProject:
+    directory = files[0].resolve().parent if files else Path.cwd()
+    services = {
+        name: _parse_service(name, spec, directory) for name, spec in sorted(raw.get("services", {}).items())
+    }
+    return ComposeProject(
+        name=str(raw.get("name", directory.name)),
+        directory=directory,
+        files=tuple(f.resolve() for f in files),
+        services=services,
+    )
+
+
+def _parse_service(name: str, spec: Mapping[str, Any], directory: Path) -> Service:
+    build_spec = spec.get("build")
+    build = None
+    if build_spec:
+        context = Path(build_spec.get("context", "."))
+        dockerfile = Path(build_spec.get("dockerfile", "Dockerfile"))
+        build = Build(
+            context=context,
+            dockerfile=dockerfile if dockerfile.is_absolute() else context / dockerfile,
+            args={k: str(v) for k, v in (build_spec.get("args") or {}).items() if v is not None},
+            target=build_spec.get("target"),
+        )
+    aliases = {name}
+    for key in ("container_name", "hostname"):
+        if spec.get(key):
+            aliases.add(str(spec[key]))
+    for network in (spec.get("networks") or {}).values():
+        aliases.update((network or {}).get("aliases") or [])
+    depends = spec.get("depends_on") or {}
+    return Service(
+        name=name,
+        image=spec.get("image"),
+        build=build,
+        user=str(spec["user"]) if spec.get("user") is not None else None,
+        environment={k: (None if v is None else str(v)) for k, v in (spec.get("environment") or {}).items()},
+        command=_argv(spec.get("command")),
+        entrypoint=_argv(spec.get("entrypoint")),
+        depends_on=tuple(sorted(depends)),
+        mounts=tuple(_parse_mount(m, directory) for m in spec.get("volumes") or []),
+        working_dir=spec.get("working_dir"),
+        aliases=frozenset(aliases),
+        has_healthcheck=bool(spec.get("healthcheck")) and not (spec.get("healthcheck") or {}).get("disable"),
+        restart=spec.get("restart"),
+    )
+
+
+def _argv(value: Any) -> tuple[str, ...] | None:
+    """compose keeps ``$$`` (its escape for ``$``) in its output; the container sees ``$``."""
+    if value is None:
+        return None
+    items = value if isinstance(value, list) else [value]
+    return tuple(str(v).replace("$$", "$") for v in items)
+
+
+def _parse_mount(spec: Mapping[str, Any], directory: Path) -> Mount:
+    kind = str(spec.get("type", "volume"))
+    source = str(spec.get("source", ""))
+    label = source
+    if kind == "bind":
+        try:
+            relative = Path(source).relative_to(directory)
+            label = "." if str(relative) == "." else f"./{relative.as_posix()}"
+        except ValueError:
+            label = source
+    elif not source:
+        label = source = f"(anonymous volume at {spec.get('target')})"
+    return Mount(
+        kind=kind,
+        source=source,
+        target=os.path.normpath(str(spec.get("target", ""))),
+        read_only=bool(spec.get("read_only", False)),
+        label=label,
+    )

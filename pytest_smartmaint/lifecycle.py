@@ -1,0 +1,160 @@
+"""The live stack: brought up through pytest-docker in a project of its own, always torn down.
+
+pytest-docker's ``get_docker_services`` runs its setup commands *before* its
+``try/finally``, so a failing ``up`` leaks the stack. Here its setup list is left empty
+and ``up`` runs inside the context, so its cleanup (``down -v``) also runs when bring-up
+fails. SIGTERM is turned into KeyboardInterrupt while the stack exists, so pytest unwinds
+and tears down as it does on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
+
+from pytest_docker.plugin import get_docker_services
+
+from .errors import SmartmaintError
+from .probe import ComposeRunner
+from .probe_scripts import CLIENT_FACTS
+from .settings import Settings
+from .stack_model import StackModel
+
+
+@dataclass
+class LiveStack:
+    model: StackModel
+    runner: ComposeRunner
+    owned: bool  # False for --smartmaint-project: never recreate or stop anything
+    _facts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def project(self) -> str:
+        return self.runner.project
+
+    def client_facts(self, service: str) -> dict[str, Any]:
+        """One exec per client per session, shared by every check that needs its facts."""
+        with self._lock:
+            if service not in self._facts:
+                self._facts[service] = self.runner.python(service, CLIENT_FACTS).json()
+            return self._facts[service]
+
+
+def new_project_name() -> str:
+    return f"smartmaint-{uuid.uuid4().hex[:10]}"
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def live_stack(settings: Settings, model: StackModel) -> Iterator[LiveStack]:
+    if settings.project:
+        runner = ComposeRunner(model.project.files, settings.project)
+        _require_running(runner, model)
+        yield LiveStack(model, runner, owned=False)
+        return
+    _require_engine()
+    name = new_project_name()
+    runner = ComposeRunner(model.project.files, name)
+    cleanup = [] if settings.keep else ["down --volumes --remove-orphans --timeout 10"]
+    with sigterm_as_interrupt(), get_docker_services(
+        "docker compose", [str(f) for f in model.project.files], name, docker_setup=[], docker_cleanup=cleanup
+    ):
+        _bring_up(runner, settings.startup_timeout_s)
+        yield LiveStack(model, runner, owned=True)
+
+
+def _require_engine() -> None:
+    result = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise SmartmaintError(
+            "no Docker engine is reachable (`docker info` failed: "
+            f"{(result.stderr.strip().splitlines() or ['no output'])[-1]}).\n"
+            "Start one (e.g. `sudo systemctl start docker`, or `dockerd &`), or point DOCKER_HOST / "
+            "`docker context use` at a running engine. The static tier needs none: --smartmaint-static."
+        )
+
+
+def _require_running(runner: ComposeRunner, model: StackModel) -> None:
+    _require_engine()
+    running = [s for s in model.project.services if runner.container(s)]
+    if not running:
+        raise SmartmaintError(
+            f"--smartmaint-project {runner.project}: no running container of that project has a service of "
+            f"{', '.join(str(f) for f in model.project.files)}. See `docker compose ls` for running projects."
+        )
+
+
+def _bring_up(runner: ComposeRunner, timeout_s: int) -> None:
+    result = runner.compose(
+        "up", "--build", "--detach", "--wait", "--wait-timeout", str(timeout_s), timeout=timeout_s + 900
+    )
+    if result.returncode == 0:
+        return
+    output = (result.stdout + result.stderr).strip()
+    raise SmartmaintError(explain_up_failure(runner, output))
+
+
+def explain_up_failure(runner: ComposeRunner, output: str) -> str:
+    lines = output.splitlines()
+    if "failed to solve" in output or re.search(r"^#\d+ ERROR", output, re.MULTILINE) or "ERROR [" in output:
+        steps = [line for line in lines if re.search(r"\[\S* ?\d+/\d+\]|ERROR|failed to solve|did not complete", line)]
+        return (
+            f"the stack's images did not build (project {runner.project}); the failing step:\n"
+            + "\n".join(f"  {line}" for line in steps[-12:])
+            + "\nRun `docker compose build` to see the whole build log."
+        )
+    if re.search(r"port is already allocated|address already in use", output):
+        port = re.search(r"(?:0\.0\.0\.0|127\.0\.0\.1|\[::\]):(\d+)", output)
+        what = f"host port {port.group(1)}" if port else "a host port"
+        return (
+            f"{what} that the stack publishes is already taken by another process or container:\n  {lines[-1]}\n"
+            "Stop what holds it (`docker ps`, `ss -ltnp`), or publish on an ephemeral port ('127.0.0.1::PORT')."
+        )
+    unhealthy = re.findall(r"container (\S+) (?:is unhealthy|exited \(\d+\))", output) or re.findall(
+        r"(\S+)\s+Error", output
+    )
+    if unhealthy:
+        parts = []
+        for container in dict.fromkeys(unhealthy):
+            health = subprocess.run(
+                ["docker", "inspect", "--format", "{{json .State}}", container], capture_output=True, text=True, check=False
+            )
+            state: dict[str, Any] = json.loads(health.stdout) if health.returncode == 0 and health.stdout.strip() else {}
+            probes = (state.get("Health") or {}).get("Log") or []
+            last_probe = probes[-1].get("Output", "").strip() if probes else "(no healthcheck output)"
+            logs = subprocess.run(["docker", "logs", "--tail", "15", container], capture_output=True, text=True, check=False)
+            parts.append(
+                f"{container}: status {state.get('Status', '?')}, exit code {state.get('ExitCode', '?')}, "
+                f"restarts {state.get('RestartCount', 0)}\n  last healthcheck output: {last_probe[-300:]}\n"
+                "  last log lines:\n" + "\n".join(f"    {line}" for line in (logs.stdout + logs.stderr).splitlines()[-15:])
+            )
+        return (
+            f"the stack did not become healthy (project {runner.project}, `docker compose up --wait`):\n"
+            + "\n".join(parts)
+        )
+    return f"`docker compose up` failed (project {runner.project}):\n" + "\n".join(lines[-20:])

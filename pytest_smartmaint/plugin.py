@@ -1,0 +1,134 @@
+"""pytest entry point: options, and the suite's plugin object when --smartmaint is on.
+
+Without --smartmaint this module only adds options: nothing is registered, collected or
+run, and no Docker command is made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator
+from typing import Any
+
+import pytest
+
+from .errors import SmartmaintError
+from .settings import Settings, positive_int, project_name, report_path
+from .stack_model import StackModel, build_model
+
+pytest.register_assert_rewrite("pytest_smartmaint.checks")
+
+HELP_NEEDS_ON = "Only with --smartmaint."
+SMARTMAINT_OPTIONS = ("smartmaint_compose_files", "smartmaint_static", "smartmaint_project", "smartmaint_keep", "smartmaint_report")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("smartmaint", "infrastructure checks of a docker compose ML stack (pytest-smartmaint)")
+    group.addoption("--smartmaint", action="store_true", dest="smartmaint", default=False,
+                    help="Run the built-in infrastructure suite against the compose stack.")
+    group.addoption("--smartmaint-compose-file", action="append", dest="smartmaint_compose_files", metavar="PATH",
+                    default=None, help="Compose file, repeatable like `docker compose -f`. Default: ini "
+                    "smartmaint_compose_files, else docker-compose.test.yml, else compose's default files.")
+    group.addoption("--smartmaint-static", action="store_true", dest="smartmaint_static", default=False,
+                    help=f"Static tier only: read compose files and Dockerfiles, start nothing. {HELP_NEEDS_ON}")
+    group.addoption("--smartmaint-project", dest="smartmaint_project", metavar="NAME", type=project_name, default=None,
+                    help=f"Check this running compose project instead of starting one; never recreates or stops it. {HELP_NEEDS_ON}")
+    group.addoption("--smartmaint-keep", action="store_true", dest="smartmaint_keep", default=False,
+                    help=f"Leave the stack the plugin started running after the session. {HELP_NEEDS_ON}")
+    group.addoption("--smartmaint-report", dest="smartmaint_report", metavar="PATH", type=report_path, default=None,
+                    help=f"Write a JSON report, one record per check item. {HELP_NEEDS_ON}")
+    parser.addini("smartmaint_compose_files", type="args", default=[],
+                  help="Compose files (relative to the ini file), used when --smartmaint-compose-file is not given.")
+    parser.addini("smartmaint_server", type="args", default=[], help="Service that runs the MLflow server (default: detected).")
+    parser.addini("smartmaint_clients", type="args", default=[], help="MLflow client services (default: detected).")
+    parser.addini("smartmaint_trainer", type="args", default=[], help="Service that trains the smoke model (default: detected).")
+    parser.addini("smartmaint_consumers", type="args", default=[], help="Services that load registered models (default: clients).")
+    parser.addini("smartmaint_audio_services", type="args", default=[], help="Services with the audio stack (default: detected).")
+    parser.addini("smartmaint_build_context_max_mb", default="200", help="Largest build context after .dockerignore, in MB.")
+    parser.addini("smartmaint_startup_timeout", default="300", help="Seconds to wait for the stack to become healthy.")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "smartmaint: an item of the pytest-smartmaint built-in suite")
+    if not config.getoption("smartmaint"):
+        given = [f"--{name.replace('_', '-').replace('-files', '-file')}" for name in SMARTMAINT_OPTIONS
+                 if config.getoption(name) not in (None, False)]
+        if given:
+            raise pytest.UsageError(f"{', '.join(given)} only take{'s' if len(given) == 1 else ''} effect with "
+                                    "--smartmaint. Add --smartmaint to run the suite.")
+        return
+    if config.getoption("help", False):
+        return
+    settings = Settings.from_config(config)
+    try:
+        model = build_model(settings)
+    except SmartmaintError as exc:
+        raise pytest.UsageError(f"pytest-smartmaint: {exc}") from None
+    config.pluginmanager.register(SmartmaintPlugin(config, settings, model), "smartmaint-suite")
+    if settings.report is not None and not hasattr(config, "workerinput"):
+        from .report import JsonReport
+
+        config.pluginmanager.register(JsonReport(settings.report), "smartmaint-report")
+
+
+class SmartmaintPlugin:
+    def __init__(self, config: pytest.Config, settings: Settings, model: StackModel) -> None:
+        self.config = config
+        self.settings = settings
+        self.model = model
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_make_collect_report(self, collector: pytest.Collector) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+        report = yield
+        if isinstance(collector, pytest.Session) and report.passed:
+            from .suite import SmartmaintCollector
+
+            report.result.append(
+                SmartmaintCollector.from_parent(collector, name="smartmaint", nodeid="smartmaint",
+                                                model=self.model, settings=self.settings)
+            )
+        return report
+
+    def pytest_report_header(self) -> list[str]:
+        s, m = self.settings, self.model
+        files = ", ".join(str(f) for f in m.project.files) or "(compose defaults)"
+        mode = (f"check running project {s.project} (read-mostly)" if s.project
+                else "static only, no containers" if s.static_only
+                else "own project per run, " + ("kept afterwards (--smartmaint-keep)" if s.keep else "torn down afterwards"))
+        roles = m.roles
+        lines = [
+            f"smartmaint: compose files: {files} (from {s.compose_files_source})",
+            f"smartmaint: tier: {s.tier}; stack: {mode}",
+            "smartmaint: roles: " + "; ".join(
+                f"{role}={value or '-'} ({roles.sources.get(key, '')})" for role, key, value in (
+                    ("server", "server", roles.server),
+                    ("clients", "clients", ", ".join(roles.clients)),
+                    ("trainer", "trainer", roles.trainer),
+                    ("consumers", "consumers", ", ".join(roles.consumers)),
+                    ("audio", "audio", ", ".join(roles.audio)),
+                )
+            ),
+        ]
+        if m.server is not None:
+            lines.append(
+                f"smartmaint: mlflow server: backend {m.server.backend_store_uri}; artifacts {m.server.artifact_mode} "
+                f"{m.server.artifact_root}; allowed hosts {m.server.allowed_hosts}"
+            )
+        lines.append(f"smartmaint: reproduce with: {s.reproduce_line()}")
+        return lines
+
+    @pytest.fixture(scope="session")
+    def _smartmaint_model(self) -> StackModel:
+        return self.model
+
+    @pytest.fixture(scope="session")
+    def _smartmaint_live(self) -> Iterator[Any]:
+        from .lifecycle import live_stack
+
+        try:
+            with live_stack(self.settings, self.model) as stack:
+                yield stack
+        except SmartmaintError as exc:
+            pytest.fail(str(exc), pytrace=False)
+
+
+__all__ = ["pytest_addoption", "pytest_configure", "positive_int"]

@@ -1,0 +1,86 @@
+"""Run commands inside the stack's containers, testinfra-style.
+
+The backend (testinfra's ``docker://`` backend, or ``docker compose run --rm`` for a
+one-shot service that is not running) only runs a command and returns rc/stdout/stderr.
+Probe scripts live in ``probe_scripts`` and print one JSON document, so one exec gathers
+everything a check needs from one service. Everything goes through the docker CLI, so a
+remote engine (DOCKER_HOST, docker contexts) works the same.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import testinfra
+
+from .compose_model import compose_base_command
+from .errors import SmartmaintError
+
+# Find an interpreter the way the image's PATH does (venvs first), then run the script.
+_PYTHON = 'PY="$(command -v python3 || command -v python)" || {{ echo "no python in PATH" >&2; exit 127; }}; exec "$PY" -c {script} {arg}'
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    service: str
+    rc: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.stdout.strip().splitlines()[-1]) if self.stdout.strip() else None
+        except json.JSONDecodeError:
+            data = None
+        if self.rc != 0 or not isinstance(data, dict):
+            raise SmartmaintError(
+                f"the probe in service {self.service} exited {self.rc}:\n{(self.stderr or self.stdout).strip()[-2000:]}"
+            )
+        return data
+
+
+class ComposeRunner:
+    """Runs commands in the containers of one compose project."""
+
+    def __init__(self, files: Sequence[Path], project: str) -> None:
+        self.files = tuple(files)
+        self.project = project
+
+    def compose(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*compose_base_command(self.files, self.project), *args],
+            capture_output=True, text=True, timeout=timeout, check=False,
+        )
+
+    def container(self, service: str) -> str | None:
+        """The name of the service's running container, or None."""
+        result = subprocess.run(
+            ["docker", "ps", "--filter", f"label=com.docker.compose.project={self.project}",
+             "--filter", f"label=com.docker.compose.service={service}", "--format", "{{.Names}}"],
+            capture_output=True, text=True, check=False,
+        )
+        names = result.stdout.split()
+        return sorted(names)[0] if names else None
+
+    def run(self, service: str, command: str) -> ProbeResult:
+        container = self.container(service)
+        if container is not None:
+            out = testinfra.get_host(f"docker://{container}").run(command)
+            return ProbeResult(service, out.rc, out.stdout, out.stderr)
+        # a one-shot service (a job that ran and exited): same image, user and mounts
+        done = self.compose("run", "--rm", "--no-deps", "-T", "--entrypoint", "/bin/sh", service, "-c", command)
+        return ProbeResult(service, done.returncode, done.stdout, done.stderr)
+
+    def python(self, service: str, script: str, arg: Any = None) -> ProbeResult:
+        command = _PYTHON.format(script=shlex.quote(script), arg=shlex.quote(json.dumps(arg)))
+        return self.run(service, command)
+
+    def logs(self, services: Sequence[str], lines: int = 25) -> str:
+        result = self.compose("logs", "--no-color", "--tail", str(lines), *services, timeout=30)
+        return (result.stdout + result.stderr).strip()

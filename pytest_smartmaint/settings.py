@@ -1,0 +1,154 @@
+"""The plugin's settings: command line > ini > defaults, each remembering where it came from."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import pytest
+
+DEFAULT_COMPOSE_FILE = "docker-compose.test.yml"
+PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+ROLE_INI = {
+    "server": "smartmaint_server",
+    "clients": "smartmaint_clients",
+    "trainer": "smartmaint_trainer",
+    "consumers": "smartmaint_consumers",
+    "audio": "smartmaint_audio_services",
+}
+
+
+class ConfigLike(Protocol):
+    """What ``from_config`` reads: satisfied by pytest.Config and by small fakes in tests."""
+
+    rootpath: Path
+    inipath: Path | None
+    invocation_params: Any
+
+    def getoption(self, name: str) -> Any: ...
+
+    def getini(self, name: str) -> Any: ...
+
+
+def project_name(value: str) -> str:
+    """argparse ``type=`` for --smartmaint-project: compose's own naming rule."""
+    if not PROJECT_NAME.match(value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a compose project name: use lowercase letters, digits, '-' and '_', "
+            "starting with a letter or digit (see `docker compose ls`)."
+        )
+    return value
+
+
+def report_path(value: str) -> Path:
+    """argparse ``type=`` for --smartmaint-report: the directory must exist."""
+    path = Path(value)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{value!r} is a directory; give a file path such as {value.rstrip('/')}/smartmaint.json")
+    if not path.absolute().parent.is_dir():
+        raise argparse.ArgumentTypeError(f"the directory of {value!r} does not exist; create it first")
+    return path
+
+
+def positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number <= 0:
+        raise ValueError(f"must be a positive integer. Current input: {value!r}.")
+    return number
+
+
+@dataclass(frozen=True)
+class Settings:
+    compose_files: tuple[Path, ...]
+    compose_files_source: str
+    static_only: bool
+    project: str | None
+    keep: bool
+    report: Path | None
+    roles: dict[str, list[str]] = field(default_factory=dict)  # role -> services named in ini
+    build_context_max_mb: int = 200
+    startup_timeout_s: int = 300
+
+    @classmethod
+    def from_config(cls, config: ConfigLike) -> Settings:
+        static_only = bool(config.getoption("smartmaint_static"))
+        project = config.getoption("smartmaint_project")
+        keep = bool(config.getoption("smartmaint_keep"))
+        if static_only and project:
+            raise pytest.UsageError(
+                "--smartmaint-static runs no containers, so --smartmaint-project has nothing to check. "
+                "Drop one of them."
+            )
+        if keep and (static_only or project):
+            other = "--smartmaint-static" if static_only else "--smartmaint-project"
+            raise pytest.UsageError(
+                f"--smartmaint-keep keeps a stack the plugin starts, and {other} starts none. Drop --smartmaint-keep."
+            )
+        files, source = _compose_files(config)
+        roles = {role: _names(config.getini(ini)) for role, ini in ROLE_INI.items() if _names(config.getini(ini))}
+        return cls(
+            compose_files=files,
+            compose_files_source=source,
+            static_only=static_only,
+            project=project,
+            keep=keep,
+            report=config.getoption("smartmaint_report"),
+            roles=roles,
+            build_context_max_mb=_ini_int(config, "smartmaint_build_context_max_mb"),
+            startup_timeout_s=_ini_int(config, "smartmaint_startup_timeout"),
+        )
+
+    @property
+    def tier(self) -> str:
+        return "static" if self.static_only else "static+live"
+
+    def reproduce_line(self) -> str:
+        """A command line that reruns the suite with these settings."""
+        parts = ["pytest", "--smartmaint"]
+        parts += [f"--smartmaint-compose-file={f}" for f in self.compose_files]
+        if self.static_only:
+            parts.append("--smartmaint-static")
+        if self.project:
+            parts.append(f"--smartmaint-project={self.project}")
+        return " ".join(parts)
+
+
+def _names(value: Any) -> list[str]:
+    if isinstance(value, str):
+        value = value.replace(",", " ").split()
+    return [str(v).strip() for v in value or [] if str(v).strip()]
+
+
+def _ini_int(config: ConfigLike, name: str) -> int:
+    try:
+        return positive_int(str(config.getini(name)))
+    except ValueError as exc:
+        raise pytest.UsageError(f"{name} {exc}") from None
+
+
+def _compose_files(config: ConfigLike) -> tuple[tuple[Path, ...], str]:
+    cli: Sequence[str] | None = config.getoption("smartmaint_compose_files")
+    if cli:
+        base = Path(config.invocation_params.dir)
+        return tuple(_absolute(base, f) for f in cli), "--smartmaint-compose-file"
+    ini = _names(config.getini("smartmaint_compose_files"))
+    if ini:
+        base = config.inipath.parent if config.inipath else config.rootpath
+        return tuple(_absolute(base, f) for f in ini), f"smartmaint_compose_files in {config.inipath or 'ini'}"
+    default = Path(config.invocation_params.dir) / DEFAULT_COMPOSE_FILE
+    if default.is_file():
+        return (default,), "default (docker-compose.test.yml)"
+    return (), "compose's default files (compose.yaml, docker-compose.yml)"
+
+
+def _absolute(base: Path, value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else base / path

@@ -1,0 +1,135 @@
+"""Everything the checks know before any container runs: compose model, image facts, roles.
+
+Roles are detected with no configuration (see design.md) and can be named in ini
+options instead; ``Roles.sources`` says, for the report header, where each came from.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .compose_model import ComposeProject, Service, load_project
+from .errors import SmartmaintError
+from .image_facts import ImageFacts, read_image_facts
+from .mlflow_server import ServerSettings, mlflow_version, resolve
+from .settings import ROLE_INI, Settings
+
+_MLFLOW_SERVER = re.compile(r"(^|[\s/])mlflow\s+server(\s|$)")
+_TRAINER_NAME = re.compile(r"train|notebook|jupyter|runner|worker|job", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Roles:
+    server: str | None
+    clients: tuple[str, ...]
+    trainer: str | None
+    consumers: tuple[str, ...]
+    audio: tuple[str, ...]
+    sources: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class StackModel:
+    project: ComposeProject
+    images: Mapping[str, ImageFacts | None]  # None: an image we cannot read (no build section)
+    roles: Roles
+    server: ServerSettings | None
+    build_context_max_mb: int = 200
+
+    def service(self, name: str) -> Service:
+        return self.project.services[name]
+
+    def effective_user(self, name: str) -> tuple[str | None, str]:
+        """(user, where it comes from); None when nothing says (an image we cannot read)."""
+        service = self.service(name)
+        if service.user:
+            return service.user, "compose user:"
+        image = self.images.get(name)
+        if image is not None:
+            return (image.user or "root"), ("Dockerfile USER" if image.user else "image default (root)")
+        return None, f"image {service.image} (not built here, USER unknown)"
+
+
+def build_model(settings: Settings) -> StackModel:
+    project = load_project(settings.compose_files)
+    images: dict[str, ImageFacts | None] = {}
+    by_dockerfile: dict[tuple[Path, tuple[tuple[str, str], ...], str | None], ImageFacts] = {}
+    for name, service in project.services.items():
+        if service.build is None:
+            images[name] = None
+            continue
+        key = (service.build.dockerfile, tuple(sorted(service.build.args.items())), service.build.target)
+        if key not in by_dockerfile:
+            by_dockerfile[key] = read_image_facts(service.build)
+        images[name] = by_dockerfile[key]
+    roles = detect_roles(project, images, settings.roles)
+    server = server_settings(project.services[roles.server], images[roles.server]) if roles.server else None
+    return StackModel(
+        project=project, images=images, roles=roles, server=server, build_context_max_mb=settings.build_context_max_mb
+    )
+
+
+def _argv(service: Service, image: ImageFacts | None) -> tuple[tuple[str, ...], str]:
+    entrypoint = service.entrypoint if service.entrypoint is not None else (image.entrypoint if image else None)
+    command = service.command if service.command is not None else (image.cmd if image else None)
+    source = "compose command" if service.command is not None else "Dockerfile CMD"
+    if service.entrypoint is not None:
+        source = "compose entrypoint/command"
+    return tuple(entrypoint or ()) + tuple(command or ()), source
+
+
+def server_settings(service: Service, image: ImageFacts | None) -> ServerSettings:
+    argv, source = _argv(service, image)
+    version = None
+    if image is not None and image.declares("mlflow"):
+        version = mlflow_version(str(image.python_packages["mlflow"].specifier))
+    workdir = service.working_dir or (image.workdir if image else "/")
+    return resolve(service.name, argv, source, service.environment, image.env if image else {}, workdir, version)
+
+
+def detect_roles(
+    project: ComposeProject, images: Mapping[str, ImageFacts | None], named: Mapping[str, list[str]]
+) -> Roles:
+    known = set(project.services)
+    for role, names in named.items():
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise SmartmaintError(
+                f"{ROLE_INI[role]} names {', '.join(unknown)}, which the compose project does not define. "
+                f"Its services are: {', '.join(sorted(known))}."
+            )
+    sources: dict[str, str] = {}
+
+    def chosen(role: str, detected: list[str], how: str) -> list[str]:
+        if role in named:
+            sources[role] = f"ini {ROLE_INI[role]}"
+            return named[role]
+        sources[role] = how
+        return detected
+
+    servers = [n for n, s in project.services.items() if _MLFLOW_SERVER.search(" ".join(_argv(s, images[n])[0]))]
+    server_list = chosen("server", servers[:1], "detected: command runs `mlflow server`")
+    server = server_list[0] if server_list else None
+    detected_clients = [
+        n
+        for n, s in project.services.items()
+        if n != server and ("MLFLOW_TRACKING_URI" in s.environment or (server and server in s.depends_on))
+    ]
+    clients = chosen("clients", detected_clients, "detected: MLFLOW_TRACKING_URI or depends_on the server")
+    with_mlflow = [n for n in clients if (img := images.get(n)) is not None and img.declares("mlflow")]
+    with_mlflow.sort(key=lambda n: not _TRAINER_NAME.search(n))  # stable: name hint first, then name order
+    trainer = chosen("trainer", with_mlflow[:1], "detected: first client whose image installs mlflow")
+    consumers = chosen("consumers", list(clients), "detected: every client")
+    audio_detected = [n for n, img in images.items() if img is not None and img.declares("librosa")]
+    audio = chosen("audio", audio_detected, "detected: image declares librosa")
+    return Roles(
+        server=server,
+        clients=tuple(clients),
+        trainer=trainer[0] if trainer else None,
+        consumers=tuple(consumers),
+        audio=tuple(audio),
+        sources=sources,
+    )

@@ -1,0 +1,82 @@
+"""The built-in suite as real pytest items under a ``smartmaint`` collector.
+
+Items are ``pytest.Function`` objects, so ``-k``, ``-m smartmaint``, ``--lf``, junitxml
+and xdist treat them like any test: ids are ``smartmaint::<check>[<tier>-<subject>]``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+from _pytest._code.code import ExceptionInfo, TerminalRepr
+
+from .checks import LIVE_CHECKS, STATIC_CHECKS
+from .checks.base import Case
+from .errors import CheckFailure, SmartmaintError
+from .settings import Settings
+from .stack_model import StackModel
+
+
+def _run_static(_smartmaint_model: StackModel, *, case: Case) -> None:
+    case.run(_smartmaint_model)
+
+
+def _run_live(_smartmaint_live: Any, *, case: Case) -> None:
+    case.run(_smartmaint_live)
+
+
+def cases(model: StackModel, settings: Settings) -> list[Case]:
+    found = [case for check in STATIC_CHECKS for case in check.static_cases(model)]
+    if not settings.static_only:
+        found += [case for check in LIVE_CHECKS for case in check.live_cases(model)]
+    return found
+
+
+class SmartmaintItem(pytest.Function):
+    case: Case
+
+    def runtest(self) -> None:
+        try:
+            super().runtest()
+        except CheckFailure:
+            if self.case.tier == "live":
+                self._attach_logs()
+            raise
+
+    def _attach_logs(self) -> None:
+        live = self._request.getfixturevalue("_smartmaint_live")
+        if self.case.services:
+            self.add_report_section("call", f"logs of {', '.join(self.case.services)}", live.runner.logs(self.case.services))
+
+    def repr_failure(self, excinfo: ExceptionInfo[BaseException], style: Any = None) -> str | TerminalRepr:
+        if isinstance(excinfo.value, (CheckFailure, SmartmaintError)):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style)
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, None, f"smartmaint::{self.name}"
+
+
+class SmartmaintCollector(pytest.Collector):
+    """Holds the suite; built from the stack model that pytest_configure loaded."""
+
+    def __init__(self, *, model: StackModel, settings: Settings, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.model = model
+        self.settings = settings
+
+    def collect(self) -> Iterable[pytest.Item]:
+        for case in cases(self.model, self.settings):
+            runner = _run_live if case.tier == "live" else _run_static
+            item = SmartmaintItem.from_parent(
+                self, name=case.name, callobj=functools.partial(runner, case=case), originalname=case.check
+            )
+            item.case = case
+            item.add_marker("smartmaint")
+            item.user_properties += [
+                ("smartmaint_check", case.check), ("smartmaint_tier", case.tier), ("smartmaint_subject", case.subject)
+            ]
+            yield item
