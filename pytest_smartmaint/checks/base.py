@@ -28,13 +28,13 @@ class Case:
         return f"{self.check}[{self.tier}-{self.subject}]"
 
 
-def not_applicable(check: str, tier: Tier, reason: str) -> Case:
+def not_applicable(check: str, tier: Tier, reason: str, subject: str = "n/a") -> Case:
     """A case that is reported as skipped with its reason, rather than silently passing."""
 
     def skip(_: Any) -> None:
         pytest.skip(reason)
 
-    return Case(check, tier, "n/a", skip)
+    return Case(check, tier, subject, skip)
 
 
 def fail(message: str) -> None:

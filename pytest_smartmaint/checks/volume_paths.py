@@ -22,6 +22,12 @@ def static_cases(model: StackModel) -> list[Case]:
     root = server.local_artifact_path
     if root and server_service.mount_covering(root) is None:
         cases.append(Case(CHECK, "static", root, _root_not_mounted, (server.service,)))
+    if root is None:
+        reason = (
+            f"the artifact root is {server.artifact_mode} ({server.artifact_root}, {server.default_artifact_root.source}):"
+            " clients need no artifact mount"
+        )
+        cases.append(not_applicable(CHECK, "static", reason, subject="artifact-root"))
     return cases
 
 
@@ -39,7 +45,7 @@ def _check_source(model: StackModel, server_mount: Mount) -> None:
     is_store = root is not None and server_mount.covers(root)
     # where the artifact root lies inside this source, e.g. /mlruns, or /data/mlruns under /data
     what = f"the MLflow artifact store {server_mount.label}" if is_store else f"the MLflow server's volume {server_mount.label}"
-    sharers = model.project.sharers(server_mount.source)
+    sharers = sorted(model.project.sharers(server_mount.source), key=lambda sm: sm[0].name != server.service)
     differ = [(s, m) for s, m in sharers if m.target != server_mount.target]
     rows = []
     for service, mount in sharers:

@@ -1,0 +1,277 @@
+"""The static checks on small compose projects: one sound base, broken one way per test.
+
+Every test goes through the real `docker compose config` (no engine needed).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from pytest_smartmaint.checks import STATIC_CHECKS
+from static_helpers import load, verdict
+
+Write = Callable[[str, str], Path]
+
+
+def test_the_base_project_passes_every_static_check(project_dir: Path) -> None:
+    model = load(project_dir)
+    results = {
+        c.name: verdict(model, c.check, c.subject) for m in STATIC_CHECKS for c in m.static_cases(model)
+    }
+    assert {n: r for n, r in results.items() if r != "passed" and not r.startswith("skipped")} == {}
+    assert results["volume-paths[static-./mlflow_data]"] == "passed"
+    assert results["uid-mapping[static-./mlflow_data]"] == "passed"
+    assert results["sqlite-backend[static-mlflow]"] == "passed"
+    assert results["lock-consistency[static-n/a]"].startswith("skipped: no poetry.lock")
+
+
+# --- volume-paths ------------------------------------------------------------------------
+
+def test_consumer_mounting_the_store_elsewhere_is_named_with_both_paths_and_the_fix(project_dir: Path) -> None:
+    model = load(project_dir, "services:\n  api:\n    volumes: !override\n      - ./mlflow_data:/app/mlruns\n")
+    message = verdict(model, "volume-paths", "./mlflow_data")
+    assert "The MLflow artifact store ./mlflow_data is mounted at different paths" in message
+    assert re.search(r"\n    mlflow +\./mlflow_data -> /mlruns +server, artifact root /mlruns\n", message)
+    assert re.search(r"\n    api +\./mlflow_data -> /app/mlruns +<- differs\n", message)
+    assert "so api cannot read what trainer logs" in message
+    assert "service api:\n    volumes:\n      - ./mlflow_data:/mlruns" in message
+
+
+def test_client_without_the_mount_under_a_local_root_fails(project_dir: Path) -> None:
+    model = load(project_dir, "services:\n  trainer:\n    volumes: !reset []\n")
+    message = verdict(model, "volume-paths", "./mlflow_data")
+    assert message.startswith("trainer is an MLflow client but does not mount the artifact store ./mlflow_data")
+    assert "local path (/mlruns, --default-artifact-root in compose command)" in message
+    assert "service trainer:\n    volumes:\n      - ./mlflow_data:/mlruns" in message
+
+
+def test_consumer_mounting_the_store_read_only_fails(project_dir: Path) -> None:
+    model = load(project_dir, "services:\n  api:\n    volumes: !override\n      - ./mlflow_data:/mlruns:ro\n")
+    message = verdict(model, "volume-paths", "./mlflow_data")
+    assert "api mounts the artifact store ./mlflow_data read-only" in message
+    assert "registered_model_meta" in message
+
+
+@pytest.mark.parametrize(
+    ("flags", "mode"),
+    [("", "proxied"), ("--default-artifact-root s3://bucket/mlflow", "remote")],
+    ids=["proxied", "s3"],
+)
+def test_no_client_mount_is_needed_when_artifacts_are_not_a_local_path(project_dir: Path, flags: str, mode: str) -> None:
+    command = f"mlflow server --host 0.0.0.0 --backend-store-uri sqlite:////mlflow_db/mlflow.db --allowed-hosts mlflow:5000 {flags}"
+    model = load(project_dir, f"services:\n  mlflow:\n    command: {command}\n  trainer:\n    volumes: !reset []\n")
+    assert model.server is not None and model.server.artifact_mode == mode
+    assert verdict(model, "volume-paths", "./mlflow_data") == "passed"
+    assert verdict(model, "volume-paths", "artifact-root").startswith(f"skipped: the artifact root is {mode}")
+
+
+def test_artifact_root_on_no_mount_of_the_server_fails(project_dir: Path) -> None:
+    model = load(project_dir, "services:\n  mlflow:\n    volumes: !override\n      - ./mlflow_db:/mlflow_db\n")
+    message = verdict(model, "volume-paths", "/mlruns")
+    assert "The MLflow artifact root /mlruns" in message and "lies on no mount of mlflow" in message
+
+
+# --- uid-mapping ---------------------------------------------------------------------------
+
+def test_uid_mismatch_between_sharers_fails_naming_each_user(project_dir: Path) -> None:
+    model = load(project_dir, 'services:\n  api:\n    user: "1001:1001"\n')
+    message = verdict(model, "uid-mapping", "./mlflow_data")
+    assert "The services sharing ./mlflow_data run as different users" in message
+    assert "1001:1001" in message and "1000:1000" in message
+    assert 'api:\n      user: "1000:1000"' in message
+
+
+def test_missing_user_with_a_root_image_fails(project_dir: Path, write: Write) -> None:
+    write("ml_root/Dockerfile", "FROM python:3.12-slim\nRUN pip install mlflow==3.17.2\n")
+    model = load(project_dir, "services:\n  api:\n    build: ./ml_root\n    user: !reset null\n")
+    message = verdict(model, "uid-mapping", "./mlflow_data")
+    assert re.search(r"\n    api +\./mlflow_data -> /mlruns +root +image default \(root\)", message)
+    assert "api sets no user: in compose" in message
+
+
+def test_missing_user_with_the_same_dockerfile_user_passes(project_dir: Path) -> None:
+    model = load(project_dir, "services:\n  api:\n    user: !reset null\n")
+    assert model.effective_user("api") == ("1000:1000", "Dockerfile USER")
+    assert verdict(model, "uid-mapping", "./mlflow_data") == "passed"
+
+
+# --- sqlite-backend ------------------------------------------------------------------------
+
+def _server_command(project_dir: Path, command: str, extra: str = "") -> str:
+    return f"services:\n  mlflow:\n    command: {command}\n{extra}"
+
+
+def test_default_backend_in_the_working_directory_is_not_persistent(project_dir: Path) -> None:
+    model = load(project_dir, _server_command(project_dir, "mlflow server --host 0.0.0.0 --default-artifact-root /mlruns"))
+    message = verdict(model, "sqlite-backend", "mlflow")
+    assert "sqlite:///mlflow.db (MLflow default) is the file /srv/mlflow.db in mlflow, on no mount" in message
+    assert "relative to the working directory /srv" in message
+    assert "--backend-store-uri sqlite:////mlflow_db/mlflow.db" in message
+
+
+def test_sqlite_file_under_an_unmounted_path_fails(project_dir: Path) -> None:
+    model = load(project_dir, _server_command(project_dir, "mlflow server --backend-store-uri sqlite:////data/mlflow.db"))
+    message = verdict(model, "sqlite-backend", "mlflow")
+    assert "is the file /data/mlflow.db in mlflow, on no mount" in message
+    assert "- ./mlflow_db:/data" in message
+
+
+def test_backend_from_shell_default_resolves_like_sh(project_dir: Path) -> None:
+    command = "[\"sh\", \"-c\", \"mlflow server --backend-store-uri $${BACKEND:-sqlite:////mlflow_db/mlflow.db}\"]"
+    model = load(project_dir, _server_command(project_dir, command))
+    assert model.server is not None
+    assert model.server.backend_store_uri.value == "sqlite:////mlflow_db/mlflow.db"
+    assert verdict(model, "sqlite-backend", "mlflow") == "passed"
+    model = load(project_dir, _server_command(project_dir, command, "    environment:\n      BACKEND: sqlite:////tmp/reg.db\n"))
+    assert "is the file /tmp/reg.db in mlflow, on no mount" in verdict(model, "sqlite-backend", "mlflow")
+
+
+def test_single_file_mount_of_the_db_fails(project_dir: Path) -> None:
+    model = load(project_dir, "services:\n  mlflow:\n    volumes: !override\n      - ./mlflow_db/mlflow.db:/mlflow_db/mlflow.db\n      - ./mlflow_data:/mlruns\n")
+    message = verdict(model, "sqlite-backend", "mlflow")
+    assert "mounts only the SQLite file itself" in message and "-journal" in message
+    assert "- ./mlflow_db:/mlflow_db" in message
+
+
+def test_non_sqlite_backend_is_skipped_with_the_reason(project_dir: Path) -> None:
+    model = load(project_dir, _server_command(project_dir, "mlflow server --backend-store-uri postgresql://db/mlflow --default-artifact-root /mlruns"))
+    assert verdict(model, "sqlite-backend", "mlflow").startswith("skipped: the backend store is postgresql://db/mlflow")
+
+
+# --- audio-deps ----------------------------------------------------------------------------
+
+def test_audio_image_without_libsndfile_fails(project_dir: Path, write: Write) -> None:
+    write("ml/Dockerfile", "FROM python:3.12-slim\nCOPY requirements.txt /tmp/requirements.txt\nRUN pip install -r /tmp/requirements.txt\n")
+    message = verdict(load(project_dir), "audio-deps", "api")
+    assert "libsndfile is not installed" in message and "apt-get install -y --no-install-recommends libsndfile1" in message
+
+
+def test_audio_image_without_resampy_names_resampy(project_dir: Path, write: Write) -> None:
+    write("ml/requirements.txt", "mlflow==3.17.2\nlibrosa\nsoundfile\n")
+    message = verdict(load(project_dir), "audio-deps", "trainer")
+    assert "declares resampy" in message and "No module named 'resampy'" in message
+    assert "add resampy to requirements.txt" in message
+
+
+def test_no_audio_service_is_not_applicable(project_dir: Path, write: Write) -> None:
+    write("ml/requirements.txt", "mlflow==3.17.2\n")
+    assert verdict(load(project_dir), "audio-deps", "n/a").startswith("skipped: no audio service")
+
+
+# --- mlflow-reachable ----------------------------------------------------------------------
+
+def test_localhost_tracking_uri_fails(project_dir: Path) -> None:
+    model = load(project_dir, "services:\n  api:\n    environment:\n      MLFLOW_TRACKING_URI: http://localhost:5000\n")
+    message = verdict(model, "mlflow-reachable", "api")
+    assert "localhost is that container itself" in message and "MLFLOW_TRACKING_URI: http://mlflow:5000" in message
+
+
+def test_published_port_instead_of_container_port_fails(project_dir: Path) -> None:
+    model = load(project_dir, "services:\n  api:\n    environment:\n      MLFLOW_TRACKING_URI: http://mlflow:5001\n")
+    assert "listens on container port 5000" in verdict(model, "mlflow-reachable", "api")
+
+
+@pytest.mark.parametrize("allowed", ["", "--allowed-hosts mlflow,localhost:*"], ids=["unset", "no-port"])
+def test_allowed_hosts_that_do_not_admit_clients_fail(project_dir: Path, allowed: str) -> None:
+    command = f"mlflow server --backend-store-uri sqlite:////mlflow_db/mlflow.db --default-artifact-root /mlruns {allowed}"
+    message = verdict(load(project_dir, _server_command(project_dir, command)), "mlflow-reachable", "trainer")
+    assert "does not admit the Host header 'mlflow:5000' that trainer sends" in message
+    assert "403" in message and "--allowed-hosts mlflow:5000," in message
+
+
+def test_allowed_hosts_are_not_enforced_before_mlflow_3_5(project_dir: Path, write: Write) -> None:
+    write("server/Dockerfile", "FROM python:3.12-slim\nRUN pip install mlflow==2.22.1\nUSER 1000:1000\n")
+    command = "mlflow server --backend-store-uri sqlite:////mlflow_db/mlflow.db --default-artifact-root /mlruns"
+    assert verdict(load(project_dir, _server_command(project_dir, command)), "mlflow-reachable", "trainer") == "passed"
+
+
+# --- build-context -------------------------------------------------------------------------
+
+def _sparse(path: Path, size: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        handle.truncate(size)  # sparse: no real gigabytes on disk
+
+
+def test_dataset_missed_by_dockerignore_fails_with_the_lines_to_add(project_dir: Path, write: Write) -> None:
+    _sparse(project_dir / "ml" / "data" / "train.wav", 3 * 10**9)
+    write("ml/.dockerignore", "*.csv\n")
+    message = verdict(load(project_dir), "build-context", "./ml")
+    assert "data/train.wav  (3,000.0 MB)" in message
+    assert "sends 3,000.0 MB to the engine on every build (limit 200 MB" in message
+    assert "./ml/.dockerignore, add:\n    data/" in message
+
+
+def test_dataset_excluded_by_dockerignore_passes(project_dir: Path, write: Write) -> None:
+    _sparse(project_dir / "ml" / "data" / "train.wav", 3 * 10**9)
+    write("ml/.dockerignore", "data/\n")
+    assert verdict(load(project_dir), "build-context", "./ml") == "passed"
+
+
+def test_env_file_in_the_context_fails(project_dir: Path, write: Write) -> None:
+    write("ml/.env", "AWS_SECRET_ACCESS_KEY=x\n")
+    write("ml/.env.example", "AWS_SECRET_ACCESS_KEY=\n")
+    message = verdict(load(project_dir), "build-context", "./ml")
+    assert "env files that may hold secrets into the image layers: .env" in message
+    assert ".env.example" not in message.split("secrets")[1].split("\n")[0]
+
+
+def test_build_context_limit_comes_from_settings(project_dir: Path) -> None:
+    _sparse(project_dir / "ml" / "model.bin", 2 * 10**6)
+    assert verdict(load(project_dir, build_context_max_mb=1), "build-context", "./ml").count("limit 1 MB") == 1
+
+
+# --- lock-consistency ----------------------------------------------------------------------
+
+POETRY_PYPROJECT = """
+[tool.poetry]
+name = "audio"
+version = "0.1.0"
+[tool.poetry.dependencies]
+python = "^3.11"
+librosa = "^0.11"
+resampy = "^0.4"
+"""
+LOCK = """
+[[package]]
+name = "librosa"
+version = "0.11.0"
+{extra}
+[metadata]
+lock-version = "2.1"
+"""
+RESAMPY = '[[package]]\nname = "resampy"\nversion = "0.4.3"\n'
+
+
+def test_stale_poetry_lock_missing_resampy_fails(project_dir: Path, write: Write) -> None:
+    write("ml/pyproject.toml", POETRY_PYPROJECT)
+    write("ml/poetry.lock", LOCK.format(extra=""))
+    message = verdict(load(project_dir), "lock-consistency", "./ml/poetry.lock")
+    assert "declared in pyproject.toml but not in poetry.lock: resampy" in message
+    assert "resampy is what the live checks rely on" in message
+    assert "run `poetry lock`" in message
+
+
+def test_lock_outside_the_declared_range_fails(project_dir: Path, write: Write) -> None:
+    write("ml/pyproject.toml", POETRY_PYPROJECT.replace('resampy = "^0.4"', 'resampy = "^0.5"'))
+    write("ml/poetry.lock", LOCK.format(extra=RESAMPY))
+    assert "resampy: declared ^0.5, locked 0.4.3" in verdict(load(project_dir), "lock-consistency", "./ml/poetry.lock")
+
+
+def test_up_to_date_poetry_lock_passes(project_dir: Path, write: Write) -> None:
+    write("ml/pyproject.toml", POETRY_PYPROJECT)
+    write("ml/poetry.lock", LOCK.format(extra=RESAMPY))
+    assert verdict(load(project_dir), "lock-consistency", "./ml/poetry.lock") == "passed"
+
+
+def test_compose_is_the_parser_env_interpolation_applies(project_dir: Path, write: Write) -> None:
+    write(".env", "API_USER=1002:1002\n")
+    model = load(project_dir, 'services:\n  api:\n    user: "${API_USER}"\n')
+    assert model.service("api").user == "1002:1002"
+    assert "1002:1002" in verdict(model, "uid-mapping", "./mlflow_data")
+    assert os.environ.get("API_USER") is None
