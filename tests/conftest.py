@@ -16,6 +16,12 @@ VARIANTS = Path(__file__).resolve().parent / "variants"
 PLUGIN_PREFIX = "smartmaint-"
 
 
+@pytest.fixture(autouse=True)
+def _docker_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pytester moves HOME; keep the docker CLI finding its config and CLI plugins (Compose v2)."""
+    monkeypatch.setenv("DOCKER_CONFIG", os.environ.get("DOCKER_CONFIG", str(Path.home() / ".docker")))
+
+
 def _engine_up() -> bool:
     try:
         return subprocess.run(["docker", "info"], capture_output=True, timeout=15, check=False).returncode == 0

@@ -1,0 +1,179 @@
+"""What users see: options, collection, ids, report, header and bad input (pytester runs)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import PROJECTS
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture
+def stack(pytester: pytest.Pytester) -> Path:
+    """The base project copied into pytester's directory as docker-compose.test.yml."""
+    for item in (PROJECTS / "base").iterdir():
+        target = pytester.path / item.name
+        shutil.copytree(item, target) if item.is_dir() else shutil.copy(item, target)
+    (pytester.path / "docker-compose.yml").rename(pytester.path / "docker-compose.test.yml")
+    return pytester.path
+
+
+def test_without_smartmaint_nothing_is_collected_and_no_docker_call_is_made(
+    pytester: pytest.Pytester, stack: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")  # any docker call would fail loudly
+    pytester.makepyfile("def test_user(): pass")
+    result = pytester.runpytest_inprocess("-v")
+    result.assert_outcomes(passed=1)
+    result.stdout.no_fnmatch_line("smartmaint:*")
+    result.stdout.no_fnmatch_line("*smartmaint::*")
+
+
+def test_items_carry_stable_ids_and_the_marker(pytester: pytest.Pytester, stack: Path) -> None:
+    result = pytester.runpytest_inprocess("--smartmaint", "--smartmaint-static", "--collect-only", "-q", "-m", "smartmaint")
+    result.stdout.fnmatch_lines([
+        "smartmaint::volume-paths[[]static-./mlflow_data[]]",
+        "smartmaint::uid-mapping[[]static-./mlflow_data[]]",
+        "smartmaint::sqlite-backend[[]static-mlflow[]]",
+        "smartmaint::audio-deps[[]static-api[]]",
+        "smartmaint::mlflow-reachable[[]static-trainer[]]",
+        "smartmaint::build-context[[]static-./ml[]]",
+        "smartmaint::lock-consistency[[]static-n/a[]]",
+    ])
+    assert result.ret == 0
+
+
+def test_live_items_are_collected_unless_static(pytester: pytest.Pytester, stack: Path) -> None:
+    result = pytester.runpytest_inprocess("--smartmaint", "--collect-only", "-q", "-k", "live")
+    result.stdout.fnmatch_lines(["smartmaint::mlflow-reachable[[]live-api[]]", "smartmaint::mlflow-reachable[[]live-trainer[]]"])
+
+
+def test_k_selects_one_check(pytester: pytest.Pytester, stack: Path) -> None:
+    result = pytester.runpytest_inprocess("--smartmaint", "--smartmaint-static", "-k", "sqlite-backend", "-v")
+    result.stdout.fnmatch_lines(["smartmaint::sqlite-backend[[]static-mlflow[]] PASSED*"])
+    result.assert_outcomes(passed=1)
+
+
+def test_failure_reads_as_a_diagnosis_not_a_traceback(pytester: pytest.Pytester, stack: Path) -> None:
+    (stack / "override.yml").write_text('services:\n  api:\n    user: "1001:1001"\n')
+    result = pytester.runpytest_inprocess(
+        "--smartmaint", "--smartmaint-static", "--smartmaint-compose-file", "docker-compose.test.yml",
+        "--smartmaint-compose-file", "override.yml", "-k", "uid-mapping",
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*The services sharing ./mlflow_data run as different users:*", '*user: "1000:1000"*'])
+    result.stdout.no_fnmatch_line("*Traceback*")
+    result.stdout.no_fnmatch_line("*def _check*")
+
+
+def test_json_report_has_one_record_per_item(pytester: pytest.Pytester, stack: Path) -> None:
+    (stack / "override.yml").write_text('services:\n  api:\n    user: "1001:1001"\n')
+    result = pytester.runpytest_inprocess(
+        "--smartmaint", "--smartmaint-static", "--smartmaint-report", "out/report.json",
+        "--smartmaint-compose-file", "docker-compose.test.yml", "--smartmaint-compose-file", "override.yml",
+    ) if (stack / "out").mkdir() is None else None
+    assert result is not None
+    records = json.loads((stack / "out" / "report.json").read_text())
+    assert len(records) == result.parseoutcomes()["passed"] + 1 + result.parseoutcomes()["skipped"]
+    assert all(set(r) == {"check", "tier", "subject", "outcome", "message", "duration_s"} for r in records)
+    failed = [r for r in records if r["outcome"] == "failed"]
+    assert [(r["check"], r["tier"], r["subject"]) for r in failed] == [("uid-mapping", "static", "./mlflow_data")]
+    assert "run as different users" in failed[0]["message"]
+    skipped = [r for r in records if r["outcome"] == "skipped"]
+    assert skipped and all(r["message"] for r in skipped)
+
+
+def test_junitxml_reports_the_items(pytester: pytest.Pytester, stack: Path) -> None:
+    pytester.runpytest_inprocess("--smartmaint", "--smartmaint-static", "--junitxml=junit.xml")
+    xml = (stack / "junit.xml").read_text()
+    assert 'classname="smartmaint" name="sqlite-backend[static-mlflow]"' in xml
+
+
+def test_header_says_where_settings_and_roles_come_from(pytester: pytest.Pytester, stack: Path) -> None:
+    pytester.makeini("[pytest]\nsmartmaint_trainer = api\n")
+    result = pytester.runpytest_inprocess("--smartmaint", "--smartmaint-static", "--co")
+    result.stdout.fnmatch_lines([
+        "smartmaint: compose files: */docker-compose.test.yml (from default (docker-compose.test.yml))",
+        "smartmaint: tier: static; stack: static only, no containers",
+        "smartmaint: roles: server=mlflow (detected: command runs `mlflow server`); clients=api, trainer *; "
+        "trainer=api (ini smartmaint_trainer);*",
+        "smartmaint: reproduce with: pytest --smartmaint --smartmaint-compose-file=*docker-compose.test.yml --smartmaint-static",
+    ])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--smartmaint", "--smartmaint-static", "--smartmaint-project", "prod"],
+         "*--smartmaint-static runs no containers, so --smartmaint-project has nothing to check. Drop one of them.*"),
+        (["--smartmaint", "--smartmaint-static", "--smartmaint-keep"],
+         "*--smartmaint-keep keeps a stack the plugin starts, and --smartmaint-static starts none*"),
+        (["--smartmaint", "--smartmaint-project", "Bad Name"], "*'Bad Name' is not a compose project name*"),
+        (["--smartmaint", "--smartmaint-report", "missing/dir/r.json"], "*the directory of 'missing/dir/r.json' does not exist*"),
+        (["--smartmaint-static"], "*--smartmaint-static only takes effect with --smartmaint. Add --smartmaint*"),
+        (["--smartmaint", "--smartmaint-compose-file", "nope.yml"], "*compose file */nope.yml does not exist*"),
+    ],
+    ids=["static+project", "keep+static", "project-name", "report-dir", "needs-smartmaint", "missing-file"],
+)
+def test_bad_options_are_usage_errors_that_name_the_fix(
+    pytester: pytest.Pytester, stack: Path, args: list[str], message: str
+) -> None:
+    result = pytester.runpytest_inprocess(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+    assert "Traceback" not in result.stderr.str() + result.stdout.str()
+
+
+def test_invalid_ini_number_is_a_usage_error(pytester: pytest.Pytester, stack: Path) -> None:
+    pytester.makeini("[pytest]\nsmartmaint_build_context_max_mb = -5\n")
+    result = pytester.runpytest_inprocess("--smartmaint", "--smartmaint-static")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*smartmaint_build_context_max_mb must be a positive integer. Current input: '-5'.*"])
+
+
+def test_invalid_yaml_is_one_message(pytester: pytest.Pytester, stack: Path) -> None:
+    (stack / "docker-compose.test.yml").write_text("services:\n  api: [unclosed\n")
+    result = pytester.runpytest_inprocess("--smartmaint", "--smartmaint-static")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*`docker compose config` rejected the compose project*"])
+    assert "Traceback" not in result.stderr.str()
+
+
+def test_missing_env_file_says_which_example_to_copy(pytester: pytest.Pytester, stack: Path) -> None:
+    (stack / "override.yml").write_text("services:\n  api:\n    env_file: .env\n")
+    (stack / ".env.example").write_text("TOKEN=\n")
+    result = pytester.runpytest_inprocess(
+        "--smartmaint", "--smartmaint-static", "--smartmaint-compose-file", "docker-compose.test.yml",
+        "--smartmaint-compose-file", "override.yml",
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*names an env_file that does not exist: */.env. A fresh clone usually has no .env: "
+                                 "create it from the example: cp */.env.example */.env.*"])
+
+
+def test_unknown_service_in_ini_is_named(pytester: pytest.Pytester, stack: Path) -> None:
+    pytester.makeini("[pytest]\nsmartmaint_audio_services = api worker\n")
+    result = pytester.runpytest_inprocess("--smartmaint", "--smartmaint-static")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*smartmaint_audio_services names worker, which the compose project does not define. "
+                                 "Its services are: api, mlflow, trainer.*"])
+
+
+def test_no_compose_v2_is_one_message(pytester: pytest.Pytester, stack: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A real docker CLI with an empty plugin dir: exactly a machine without the Compose v2 plugin.
+    monkeypatch.setenv("DOCKER_CONFIG", str(stack / "empty-docker-config"))
+    result = pytester.runpytest_inprocess("--smartmaint", "--smartmaint-static")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*Compose v2 (`docker compose`) is not available*"])
+
+
+def test_no_docker_cli_is_one_message(pytester: pytest.Pytester, stack: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    result = pytester.runpytest_inprocess("--smartmaint", "--smartmaint-static")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*the docker CLI is not on PATH*"])
