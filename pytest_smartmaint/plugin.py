@@ -124,11 +124,14 @@ class SmartmaintPlugin:
     def _smartmaint_live(self) -> Iterator[Any]:
         from .lifecycle import live_stack
 
+        failure = None
         try:
             with live_stack(self.settings, self.model) as stack:
                 yield stack
         except SmartmaintError as exc:
-            pytest.fail(str(exc), pytrace=False)
+            failure = str(exc)
+        if failure is not None:  # outside the except block: no chained traceback in the report
+            pytest.fail(failure, pytrace=False)
 
 
 __all__ = ["pytest_addoption", "pytest_configure", "positive_int"]
