@@ -38,7 +38,8 @@ FLAG_ENV = {
     "--host": "MLFLOW_HOST",
 }
 SHELL_SEPARATORS = {"&&", "||", ";", "|", "&"}
-_VAR = re.compile(r"\$(?:\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-=?+])(?P<word>[^}]*))?\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))")
+_BARE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_PARAMETER = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(:?[-=?+])?(.*)", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -116,23 +117,47 @@ class ServerSettings:
 
 
 def expand(text: str, env: Mapping[str, str]) -> str:
-    """Expand ``$VAR``, ``${VAR}``, ``${VAR:-word}`` and ``${VAR-word}`` as sh does."""
+    """Expand ``$VAR``, ``${VAR}``, ``${VAR:-word}``, ``${VAR-word}`` and ``${VAR:+word}`` as sh does.
 
-    def replace(match: re.Match[str]) -> str:
-        name = match.group("name") or match.group("bare")
-        value = env.get(name)
-        op, word = match.group("op"), match.group("word") or ""
-        if op in (":-", ":="):
-            return value if value else expand(word, env)
-        if op in ("-", "="):
-            return value if value is not None else expand(word, env)
-        if op == ":+":
-            return expand(word, env) if value else ""
-        if op == "+":
-            return expand(word, env) if value is not None else ""
-        return value or ""
+    Words may nest (``${A:-${B:-x}}``), so braces are matched by depth rather than a regex.
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        if text[i] != "$" or i + 1 == len(text):
+            out.append(text[i])
+            i += 1
+        elif text[i + 1] == "{":
+            depth, j = 1, i + 2
+            while j < len(text) and depth:
+                depth += {"{": 1, "}": -1}.get(text[j], 0)
+                j += 1
+            out.append(_parameter(text[i + 2 : j - 1], env))
+            i = j
+        elif bare := _BARE.match(text, i + 1):
+            out.append(env.get(bare.group(0)) or "")
+            i = bare.end()
+        else:
+            out.append("$")
+            i += 1
+    return "".join(out)
 
-    return _VAR.sub(replace, text)
+
+def _parameter(body: str, env: Mapping[str, str]) -> str:
+    match = _PARAMETER.match(body)
+    if match is None:
+        return ""
+    name, op, word = match.group(1), match.group(2), match.group(3)
+    value = env.get(name)
+    if op in (":-", ":="):
+        return value if value else expand(word, env)
+    if op in ("-", "="):
+        return value if value is not None else expand(word, env)
+    if op == ":+":
+        return expand(word, env) if value else ""
+    if op == "+":
+        return expand(word, env) if value is not None else ""
+    return value or ""
 
 
 def server_words(argv: Sequence[str], env: Mapping[str, str]) -> list[str] | None:

@@ -39,7 +39,7 @@ class JsonReport:
                    "passed", "", 0.0),
         )
         record.duration_s = round(record.duration_s + report.duration, 3)
-        outcome = report.outcome
+        outcome: str = report.outcome
         if report.failed and report.when != "call":
             outcome = "error"
         if OUTCOME_RANK[outcome] > OUTCOME_RANK[record.outcome]:

@@ -26,9 +26,14 @@ ROLE_INI = {
 class ConfigLike(Protocol):
     """What ``from_config`` reads: satisfied by pytest.Config and by small fakes in tests."""
 
-    rootpath: Path
-    inipath: Path | None
-    invocation_params: Any
+    @property
+    def rootpath(self) -> Path: ...
+
+    @property
+    def inipath(self) -> Path | None: ...
+
+    @property
+    def invocation_params(self) -> Any: ...
 
     def getoption(self, name: str) -> Any: ...
 
@@ -122,9 +127,9 @@ class Settings:
 
 
 def _names(value: Any) -> list[str]:
-    if isinstance(value, str):
-        value = value.replace(",", " ").split()
-    return [str(v).strip() for v in value or [] if str(v).strip()]
+    """ini lists: whitespace- or comma-separated, as users write them."""
+    items = [value] if isinstance(value, str) else list(value or [])
+    return [name for item in items for name in str(item).replace(",", " ").split()]
 
 
 def _ini_int(config: ConfigLike, name: str) -> int:

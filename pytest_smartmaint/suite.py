@@ -51,10 +51,10 @@ class SmartmaintItem(pytest.Function):
         if self.case.services:
             self.add_report_section("call", f"logs of {', '.join(self.case.services)}", live.runner.logs(self.case.services))
 
-    def repr_failure(self, excinfo: ExceptionInfo[BaseException], style: Any = None) -> str | TerminalRepr:
+    def repr_failure(self, excinfo: ExceptionInfo[BaseException]) -> str | TerminalRepr:  # type: ignore[override]
         if isinstance(excinfo.value, (CheckFailure, SmartmaintError)):
             return str(excinfo.value)
-        return super().repr_failure(excinfo, style)
+        return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         return self.path, None, f"smartmaint::{self.name}"

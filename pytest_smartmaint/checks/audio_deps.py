@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from ..stack_model import StackModel
 from .base import Case, fail, not_applicable
 
@@ -13,7 +15,7 @@ LIBSNDFILE = ("libsndfile1", "libsndfile", "libsndfile1-dev", "libsndfile-dev", 
 def static_cases(model: StackModel) -> list[Case]:
     if not model.roles.audio:
         return [not_applicable(CHECK, "static", "no audio service (no image declares librosa; set smartmaint_audio_services to name one)")]
-    return [Case(CHECK, "static", name, lambda m, name=name: _check(m, name)) for name in model.roles.audio]
+    return [Case(CHECK, "static", name, functools.partial(_check, name=name)) for name in model.roles.audio]
 
 
 def _check(model: StackModel, name: str) -> None:

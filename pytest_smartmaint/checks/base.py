@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 import pytest
 
@@ -37,7 +37,7 @@ def not_applicable(check: str, tier: Tier, reason: str, subject: str = "n/a") ->
     return Case(check, tier, subject, skip)
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     raise CheckFailure(message)
 
 

@@ -6,6 +6,8 @@ so the verdict matches what the engine receives.
 
 from __future__ import annotations
 
+import functools
+
 import fnmatch
 import os
 from dataclasses import dataclass
@@ -37,7 +39,7 @@ def static_cases(model: StackModel) -> list[Case]:
     if not contexts:
         return [not_applicable(CHECK, "static", "no service has a build section")]
     return [
-        Case(CHECK, "static", _label(model, context), lambda m, c=context, s=tuple(names): _check(m, c, s))
+        Case(CHECK, "static", _label(model, context), functools.partial(_check, context=context, services=tuple(names)))
         for context, names in sorted(contexts.items())
     ]
 

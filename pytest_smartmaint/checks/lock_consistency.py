@@ -6,6 +6,8 @@ what they mean to ``poetry install``.
 
 from __future__ import annotations
 
+import functools
+
 import tomllib
 from pathlib import Path
 
@@ -26,7 +28,7 @@ def static_cases(model: StackModel) -> list[Case]:
     locked = sorted(d for d in directories if (d / "poetry.lock").is_file() and (d / "pyproject.toml").is_file())
     if not locked:
         return [not_applicable(CHECK, "static", "no poetry.lock next to a pyproject.toml in the project or its build contexts")]
-    return [Case(CHECK, "static", _label(model, d), lambda m, d=d: _check(m, d)) for d in locked]
+    return [Case(CHECK, "static", _label(model, d), functools.partial(_check, directory=d)) for d in locked]
 
 
 def _label(model: StackModel, directory: Path) -> str:
@@ -66,7 +68,7 @@ def declared_constraints(pyproject: dict) -> dict[str, str]:  # type: ignore[typ
 def _check(model: StackModel, directory: Path) -> None:
     pyproject = _toml(directory / "pyproject.toml")
     lock = _toml(directory / "poetry.lock")
-    locked = {canonicalize_name(p["name"]): str(p["version"]) for p in lock.get("package", [])}
+    locked: dict[str, str] = {canonicalize_name(p["name"]): str(p["version"]) for p in lock.get("package", [])}
     declared = declared_constraints(pyproject)
     missing = sorted(n for n in declared if n not in locked)
     outside = []

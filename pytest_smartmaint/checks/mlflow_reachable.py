@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from urllib.parse import urlparse
 
 from ..lifecycle import LiveStack
@@ -17,7 +19,7 @@ def static_cases(model: StackModel) -> list[Case]:
         return [not_applicable(CHECK, "static", "no MLflow server in the compose project (no service runs `mlflow server`)")]
     if not model.roles.clients:
         return [not_applicable(CHECK, "static", "no MLflow client (no service sets MLFLOW_TRACKING_URI or depends on the server)")]
-    return [Case(CHECK, "static", name, lambda m, name=name: _check(m, name)) for name in model.roles.clients]
+    return [Case(CHECK, "static", name, functools.partial(_check, client=name)) for name in model.roles.clients]
 
 
 def tracking_uri(model: StackModel, client: str) -> str | None:
@@ -90,7 +92,7 @@ def live_cases(model: StackModel) -> list[Case]:
     if model.server is None or not model.roles.clients:
         return [not_applicable(CHECK, "live", "no MLflow server and client to connect")]
     return [
-        Case(CHECK, "live", name, lambda stack, name=name: _live(stack, name), (name, model.server.service))
+        Case(CHECK, "live", name, functools.partial(_live, client=name), (name, model.server.service))
         for name in model.roles.clients
     ]
 

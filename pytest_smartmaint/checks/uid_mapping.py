@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from ..stack_model import StackModel
 from .base import Case, fail, table
 
@@ -25,7 +27,7 @@ def shared_writable_sources(model: StackModel) -> list[tuple[str, str]]:
 
 def static_cases(model: StackModel) -> list[Case]:
     return [
-        Case(CHECK, "static", label, lambda m, source=source, label=label: _check(m, source, label))
+        Case(CHECK, "static", label, functools.partial(_check, source=source, label=label))
         for source, label in shared_writable_sources(model)
     ]
 

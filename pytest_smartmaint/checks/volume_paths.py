@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from ..compose_model import Mount
 from ..stack_model import StackModel
 from .base import Case, fail, not_applicable, table
@@ -15,7 +17,7 @@ def static_cases(model: StackModel) -> list[Case]:
         return [not_applicable(CHECK, "static", "no MLflow server in the compose project (no service runs `mlflow server`)")]
     server_service = model.service(server.service)
     cases = [
-        Case(CHECK, "static", mount.label, lambda m, mount=mount: _check_source(m, mount), (server.service,))
+        Case(CHECK, "static", mount.label, functools.partial(_check_source, server_mount=mount), (server.service,))
         for mount in sorted(server_service.mounts, key=lambda m: m.label)
         if mount.kind in ("bind", "volume")
     ]

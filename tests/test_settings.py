@@ -1,0 +1,97 @@
+"""Pure logic, no pytest session: settings resolution and MLflow server settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from pytest_smartmaint.mlflow_server import expand, resolve
+from pytest_smartmaint.settings import Settings
+
+
+@dataclass
+class FakeConfig:
+    rootpath: Path
+    options: dict[str, Any] = field(default_factory=dict)
+    ini: dict[str, Any] = field(default_factory=dict)
+    inipath: Path | None = None
+
+    @property
+    def invocation_params(self) -> SimpleNamespace:
+        return SimpleNamespace(dir=self.rootpath / "sub")
+
+    def getoption(self, name: str) -> Any:
+        return self.options.get(name)
+
+    def getini(self, name: str) -> Any:
+        return self.ini.get(name, {"smartmaint_build_context_max_mb": "200", "smartmaint_startup_timeout": "300"}.get(name, []))
+
+
+def test_cli_compose_files_win_and_resolve_from_the_invocation_dir(tmp_path: Path) -> None:
+    config = FakeConfig(tmp_path, {"smartmaint_compose_files": ["a.yml", "/abs/b.yml"]}, {"smartmaint_compose_files": ["c.yml"]})
+    settings = Settings.from_config(config)
+    assert settings.compose_files == (tmp_path / "sub" / "a.yml", Path("/abs/b.yml"))
+    assert settings.compose_files_source == "--smartmaint-compose-file"
+
+
+def test_ini_compose_files_resolve_from_the_ini_file(tmp_path: Path) -> None:
+    config = FakeConfig(tmp_path, ini={"smartmaint_compose_files": ["c.yml"]}, inipath=tmp_path / "conf" / "pytest.ini")
+    settings = Settings.from_config(config)
+    assert settings.compose_files == (tmp_path / "conf" / "c.yml",)
+    assert settings.compose_files_source.startswith("smartmaint_compose_files in ")
+
+
+def test_without_files_compose_defaults_apply(tmp_path: Path) -> None:
+    settings = Settings.from_config(FakeConfig(tmp_path))
+    assert settings.compose_files == ()
+    assert "compose's default files" in settings.compose_files_source
+
+
+def test_roles_named_in_ini_accept_commas_and_spaces(tmp_path: Path) -> None:
+    settings = Settings.from_config(FakeConfig(tmp_path, ini={"smartmaint_clients": ["api,", "worker"]}))
+    assert settings.roles == {"clients": ["api", "worker"]}
+
+
+def test_reproduce_line_round_trips_the_settings(tmp_path: Path) -> None:
+    settings = Settings.from_config(FakeConfig(tmp_path, {"smartmaint_compose_files": ["a.yml"], "smartmaint_static": True}))
+    assert settings.reproduce_line() == f"pytest --smartmaint --smartmaint-compose-file={tmp_path}/sub/a.yml --smartmaint-static"
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "expected"),
+    [
+        ("${DB:-sqlite:///a.db}", {}, "sqlite:///a.db"),
+        ("${DB:-sqlite:///a.db}", {"DB": ""}, "sqlite:///a.db"),
+        ("${DB-sqlite:///a.db}", {"DB": ""}, ""),
+        ("$DB/x", {"DB": "/data"}, "/data/x"),
+        ("${A:-${B:-deep}}", {}, "deep"),
+        ("${A:+set}", {"A": "1"}, "set"),
+    ],
+)
+def test_shell_expansion_follows_sh(text: str, env: dict[str, str], expected: str) -> None:
+    assert expand(text, env) == expected
+
+
+def test_flag_beats_env_beats_default() -> None:
+    settings = resolve(
+        "mlflow", ["mlflow", "server", "--backend-store-uri=sqlite:////db/a.db"], "compose command",
+        {"MLFLOW_BACKEND_STORE_URI": "sqlite:////db/b.db", "MLFLOW_DEFAULT_ARTIFACT_ROOT": "/art"},
+        {"MLFLOW_SERVER_ALLOWED_HOSTS": "mlflow:5000"}, "/", None,
+    )
+    assert settings.backend_store_uri.value == "sqlite:////db/a.db"
+    assert settings.default_artifact_root.source == "MLFLOW_DEFAULT_ARTIFACT_ROOT in compose environment"
+    assert settings.allowed_hosts.source == "MLFLOW_SERVER_ALLOWED_HOSTS in Dockerfile ENV"
+    assert settings.admits_host("mlflow:5000") and not settings.admits_host("mlflow")
+    assert settings.sqlite_path == "/db/a.db" and settings.local_artifact_path == "/art"
+
+
+def test_relative_sqlite_path_and_default_mode() -> None:
+    settings = resolve("mlflow", ["mlflow", "server"], "Dockerfile CMD", {}, {}, "/work", None)
+    assert settings.sqlite_path == "/work/mlflow.db"
+    assert settings.artifact_mode == "proxied"
+    assert settings.admits_host("localhost:5000") and settings.admits_host("172.18.0.3:5000")
+    assert not settings.admits_host("mlflow:5000")
