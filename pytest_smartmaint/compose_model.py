@@ -100,12 +100,16 @@ def load_project(files: Sequence[Path], env: Mapping[str, str] | None = None) ->
                 f"compose file {path} does not exist. Pass an existing file with "
                 "--smartmaint-compose-file PATH, or set smartmaint_compose_files in your pytest config."
             )
-    ensure_compose_v2()
     command = compose_base_command(files) + ["config", "--format", "json"]
-    result = subprocess.run(
-        command, capture_output=True, text=True, env=dict(env) if env is not None else None, check=False
-    )
-    if result.returncode != 0:
+    try:
+        result = subprocess.run(
+            command, capture_output=True, text=True, env=dict(env) if env is not None else None, check=False
+        )
+    except FileNotFoundError:
+        result = None
+    if result is None or result.returncode != 0:
+        ensure_compose_v2()  # diagnose only on failure: the happy path pays for one compose call
+        assert result is not None
         raise SmartmaintError(_explain_config_error(result.stderr.strip(), files))
     try:
         raw = json.loads(result.stdout)

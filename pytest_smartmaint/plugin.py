@@ -7,13 +7,15 @@ run, and no Docker command is made.
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from .errors import SmartmaintError
-from .settings import Settings, positive_int, project_name, report_path
-from .stack_model import StackModel, build_model
+from .settings import Settings, project_name, report_path
+
+if TYPE_CHECKING:
+    from .stack_model import StackModel
 
 pytest.register_assert_rewrite("pytest_smartmaint.checks")
 
@@ -58,6 +60,8 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     if config.getoption("help", False):
         return
+    from .stack_model import build_model  # imported only when the suite is on
+
     settings = Settings.from_config(config)
     try:
         model = build_model(settings)
@@ -133,5 +137,3 @@ class SmartmaintPlugin:
         if failure is not None:  # outside the except block: no chained traceback in the report
             pytest.fail(failure, pytrace=False)
 
-
-__all__ = ["pytest_addoption", "pytest_configure", "positive_int"]

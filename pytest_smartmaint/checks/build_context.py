@@ -13,8 +13,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from docker.utils.build import exclude_paths
-
 from ..stack_model import StackModel
 from .base import Case, fail, not_applicable
 
@@ -53,6 +51,8 @@ def _label(model: StackModel, context: Path) -> str:
 
 
 def read_contents(context: Path) -> ContextContents:
+    from docker.utils.build import exclude_paths  # the docker SDK costs ~90 ms to import: only when used
+
     ignore = context / ".dockerignore"
     patterns = []
     if ignore.is_file():

@@ -12,7 +12,6 @@ import tomllib
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
-from poetry.core.constraints.version import Version, parse_constraint
 
 from ..errors import SmartmaintError
 from ..stack_model import StackModel
@@ -66,6 +65,8 @@ def declared_constraints(pyproject: dict) -> dict[str, str]:  # type: ignore[typ
 
 
 def _check(model: StackModel, directory: Path) -> None:
+    from poetry.core.constraints.version import Version, parse_constraint
+
     pyproject = _toml(directory / "pyproject.toml")
     lock = _toml(directory / "poetry.lock")
     locked: dict[str, str] = {canonicalize_name(p["name"]): str(p["version"]) for p in lock.get("package", [])}

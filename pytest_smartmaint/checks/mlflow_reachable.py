@@ -6,9 +6,13 @@ import functools
 
 from urllib.parse import urlparse
 
-from ..lifecycle import LiveStack
+from typing import TYPE_CHECKING
+
 from ..stack_model import StackModel
 from .base import Case, fail, not_applicable
+
+if TYPE_CHECKING:
+    from ..lifecycle import LiveStack
 
 CHECK = "mlflow-reachable"
 LOOPBACK = ("localhost", "127.0.0.1", "0.0.0.0", "::1", "[::1]")
