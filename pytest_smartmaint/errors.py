@@ -9,3 +9,7 @@ class SmartmaintError(Exception):
 
 class CheckFailure(AssertionError):
     """A check found a defect in the stack; the message is the full diagnosis."""
+
+
+class SmartmaintWarning(UserWarning):
+    """Something that works today but is a risk: reported in pytest's warnings summary."""

@@ -17,37 +17,90 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from types import FrameType
 from typing import Any
 
 from pytest_docker.plugin import get_docker_services
 
 from .errors import SmartmaintError
-from .probe import ComposeRunner
-from .probe_scripts import CLIENT_FACTS
+from .probe import ComposeRunner, ProbeResult
+from .probe_scripts import AUDIO_ROUNDTRIP, FACTS, LOAD_MODEL, REGISTER_MODEL
 from .settings import Settings
 from .stack_model import StackModel
 
 
-@dataclass
 class LiveStack:
-    model: StackModel
-    runner: ComposeRunner
-    owned: bool  # False for --smartmaint-project: never recreate or stop anything
-    _facts: dict[str, dict[str, Any]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    """The running stack, and the in-container facts every live check shares.
+
+    Each fact is gathered once per session (one exec per service, run concurrently
+    across services) and remembered with its outcome: a failure is reported by every
+    check that needed it, without paying for it again.
+    """
+
+    def __init__(self, model: StackModel, runner: ComposeRunner, owned: bool) -> None:
+        self.model = model
+        self.runner = runner
+        self.owned = owned  # False for --smartmaint-project: never recreate or stop anything
+        self.smoke_name = f"smartmaint-smoke-{runner.project}"
+        self._memo: dict[str, Any] = {}
+        self._lock = threading.Lock()
 
     @property
     def project(self) -> str:
         return self.runner.project
 
-    def client_facts(self, service: str) -> dict[str, Any]:
-        """One exec per client per session, shared by every check that needs its facts."""
+    def once(self, key: str, compute: Callable[[], Any]) -> Any:
         with self._lock:
-            if service not in self._facts:
-                self._facts[service] = self.runner.python(service, CLIENT_FACTS).json()
-            return self._facts[service]
+            if key not in self._memo:
+                try:
+                    self._memo[key] = (True, compute())
+                except Exception as exc:  # remembered, re-raised to every check that needs it
+                    self._memo[key] = (False, exc)
+            ok, value = self._memo[key]
+        if not ok:
+            raise value
+        return value
+
+    def concurrently(self, services: Sequence[str], script: str, arg: Any = None) -> dict[str, ProbeResult]:
+        with ThreadPoolExecutor(max_workers=max(1, len(services))) as pool:
+            futures = {s: pool.submit(self.runner.python, s, script, arg) for s in services}
+            return {s: f.result() for s, f in futures.items()}
+
+    def facts(self, service: str) -> dict[str, Any]:
+        """uid, gid, mounts, packages and a tracking-API probe: one exec per service per session."""
+        services = sorted(self.model.project.services)
+        results = self.once("facts", lambda: self.concurrently(services, FACTS))
+        return results[service].json()  # type: ignore[no-any-return]
+
+    def smoke_model(self) -> dict[str, Any]:
+        """The smoke model, trained and registered once from the training service."""
+        trainer = self.model.roles.trainer
+        if trainer is None:
+            raise SmartmaintError("no training service: no MLflow client image installs mlflow (set smartmaint_trainer)")
+        arg = {"name": self.smoke_name, "experiment": "smartmaint-smoke"}
+        return self.once("smoke", lambda: self.runner.python(trainer, REGISTER_MODEL, arg).json())  # type: ignore[no-any-return]
+
+    def model_loads(self) -> dict[str, ProbeResult]:
+        """models:/NAME/VERSION loaded in every consumer at once."""
+        smoke = self.smoke_model()
+        arg = {"name": self.smoke_name, **smoke}
+        return self.once("loads", lambda: self.concurrently(self.model.roles.consumers, LOAD_MODEL, arg))  # type: ignore[no-any-return]
+
+    def audio_results(self) -> dict[str, ProbeResult]:
+        return self.once("audio", lambda: self.concurrently(self.model.roles.audio, AUDIO_ROUNDTRIP))  # type: ignore[no-any-return]
+
+    def inspect_mounts(self, service: str) -> list[dict[str, Any]]:
+        container = self.runner.container(service)
+        if container is None:
+            return []
+        result = subprocess.run(["docker", "inspect", "--format", "{{json .Mounts}}", container],
+                                capture_output=True, text=True, check=False)
+        return json.loads(result.stdout) if result.returncode == 0 and result.stdout.strip() else []
+
+    def shell(self, service: str, command: str) -> ProbeResult:
+        return self.runner.run(service, command)
 
 
 def new_project_name() -> str:

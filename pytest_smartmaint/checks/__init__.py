@@ -9,6 +9,7 @@ from . import (
     build_context,
     lock_consistency,
     mlflow_reachable,
+    model_load,
     sqlite_backend,
     uid_mapping,
     volume_paths,
@@ -24,4 +25,12 @@ STATIC_CHECKS: tuple[ModuleType, ...] = (
     lock_consistency,
 )
 
-LIVE_CHECKS: tuple[ModuleType, ...] = (mlflow_reachable,)
+# sqlite-backend runs last: it restarts and recreates the server.
+LIVE_CHECKS: tuple[ModuleType, ...] = (
+    volume_paths,
+    uid_mapping,
+    mlflow_reachable,
+    audio_deps,
+    model_load,
+    sqlite_backend,
+)

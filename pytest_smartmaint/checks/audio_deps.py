@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import functools
 
+from typing import TYPE_CHECKING
+
 from ..stack_model import StackModel
 from .base import Case, fail, not_applicable
+
+if TYPE_CHECKING:
+    from ..lifecycle import LiveStack
 
 CHECK = "audio-deps"
 PYTHON_PACKAGES = ("librosa", "resampy", "soundfile")
@@ -45,3 +50,36 @@ def _check(model: StackModel, name: str) -> None:
         )
     if problems:
         fail(f"The audio service {name} ({image.dockerfile}) is missing audio dependencies:\n- " + "\n- ".join(problems))
+
+
+def live_cases(model: StackModel) -> list[Case]:
+    if not model.roles.audio:
+        return [not_applicable(CHECK, "live", "no audio service (set smartmaint_audio_services to name one)")]
+    return [Case(CHECK, "live", name, functools.partial(_live, name=name), (name,)) for name in model.roles.audio]
+
+
+def _live(stack: LiveStack, name: str) -> None:
+    result = stack.audio_results()[name].json()
+    missing = [p for p, version in result["imports"].items() if version is None]
+    if missing:
+        errors = result.get("import_errors", {})
+        lines = "\n".join(f"  {p}: {errors.get(p, '')}" for p in missing)
+        sndfile = any("sndfile" in errors.get(p, "") for p in missing)
+        python = [p for p in missing if "sndfile" not in errors.get(p, "")]
+        fixes = []
+        if python:
+            fixes.append(f"add {', '.join(python)} to the dependency file the image installs, and rebuild")
+        if sndfile:
+            fixes.append("install the system library: RUN apt-get update && apt-get install -y --no-install-recommends libsndfile1")
+        fail(f"The audio stack does not import in {name}:\n{lines}\nFix: " + "; ".join(fixes))
+    error = result.get("roundtrip_error")
+    if error:
+        numba = "numba" in error["error"].lower() or "cache" in error["error"].lower()
+        hint = (
+            f"\nnumba (used by resampy) needs a writable cache dir when running as a non-root uid: NUMBA_CACHE_DIR is "
+            f"{result.get('numba_cache_dir')!r}, HOME is {result.get('home')!r}.\nFix, in service {name}:\n"
+            "    environment:\n      NUMBA_CACHE_DIR: /tmp/numba\n      HOME: /tmp"
+            if numba else ""
+        )
+        fail(f"The audio round trip failed in {name} at the {error['step']} step (libsndfile "
+             f"{result.get('libsndfile')}):\n  {error['error']}{hint}")

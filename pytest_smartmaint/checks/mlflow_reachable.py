@@ -105,7 +105,7 @@ def _live(stack: LiveStack, client: str) -> None:
     model = stack.model
     server = model.server
     assert server is not None
-    facts = stack.client_facts(client)
+    facts = stack.facts(client)
     uri = facts.get("tracking_uri")
     expected = f"http://{server.service}:{server.port}"
     if not uri:

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import posixpath
+from typing import TYPE_CHECKING, Any
 
+import pytest
+
+from ..errors import SmartmaintError
+from ..mlflow_server import resolve
+from ..probe_scripts import REGISTRY_LOOKUP, SERVER_FACTS
 from ..stack_model import StackModel
 from .base import Case, fail, not_applicable
+
+if TYPE_CHECKING:
+    from ..lifecycle import LiveStack
 
 CHECK = "sqlite-backend"
 
@@ -67,3 +76,87 @@ def _check(model: StackModel) -> None:
         )
     if mount.kind == "tmpfs":
         fail(f"{server.service} keeps its SQLite backend {path} on a tmpfs mount: the registry is lost on every restart.")
+
+
+EXPECTED_TABLES = ("experiments", "registered_models", "model_versions", "alembic_version")
+
+
+def live_cases(model: StackModel) -> list[Case]:
+    server = model.server
+    if server is None:
+        return [not_applicable(CHECK, "live", "no MLflow server in the compose project")]
+    if not (server.backend_store_uri.value or "").startswith("sqlite:"):
+        return [not_applicable(CHECK, "live", f"the backend store is {server.backend_store_uri.value}, not SQLite",
+                               subject=server.service)]
+    services = (server.service, *(model.roles.trainer and [model.roles.trainer] or []))
+    return [
+        Case(CHECK, "live", server.service, _live_process_and_file, services),
+        Case(CHECK, "live", f"{server.service}-restart-recreate", _live_survives, services),
+    ]
+
+
+def _live_process_and_file(stack: LiveStack) -> None:
+    """The running server uses the configured URI (catches stale images); the db has MLflow's tables."""
+    model = stack.model
+    server = model.server
+    assert server is not None
+    facts = stack.runner.python(server.service, SERVER_FACTS, {"db": server.sqlite_path}).json()
+    processes = facts["processes"]
+    if not processes:
+        fail(f"no `mlflow server` process runs in {server.service}; see its log below.")
+    process = processes[0]
+    running = resolve(server.service, process["argv"], "the running process", process["env"], {},
+                      process.get("cwd") or server.workdir, server.mlflow_version)
+    if running.backend_store_uri.value != server.backend_store_uri.value:
+        fail(
+            f"{server.service} runs with --backend-store-uri {running.backend_store_uri.value} "
+            f"({running.backend_store_uri.source}), but the compose project says {server.backend_store_uri}.\n"
+            f"The container or its image is stale: it was created before the change.\n"
+            f"Fix: docker compose up -d --build --force-recreate {server.service}"
+        )
+    if not facts["db_exists"]:
+        fail(f"{server.service} has no SQLite file at {server.sqlite_path} ({server.backend_store_uri}), though its "
+             "server runs: the directory is not writable, or MLflow has not started yet; see its log below.")
+    missing = [t for t in EXPECTED_TABLES if t not in facts.get("tables", [])]
+    if missing:
+        fail(f"{server.sqlite_path} in {server.service} lacks MLflow's tables {', '.join(missing)} "
+             f"({facts.get('db_error') or 'tables: ' + ', '.join(facts.get('tables', []))}): it is not the server's "
+             "database, or its migrations did not run.")
+
+
+def _lookup(stack: LiveStack, version: str) -> dict[str, Any]:
+    client = stack.model.roles.trainer or stack.model.roles.clients[0]
+    return stack.runner.python(client, REGISTRY_LOOKUP, {"name": stack.smoke_name, "version": version}).json()
+
+
+def _live_survives(stack: LiveStack) -> None:
+    """The smoke model is still registered after `restart` and after a forced recreate of the server."""
+    model = stack.model
+    server = model.server
+    assert server is not None
+    if not stack.owned:
+        pytest.skip(f"restart and recreate are never done to a stack the plugin did not start "
+                    f"(--smartmaint-project {stack.project})")
+    try:
+        smoke = stack.smoke_model()
+    except SmartmaintError as exc:
+        fail(f"the smoke model could not be registered, so persistence cannot be checked:\n{exc}")
+    mount = model.service(server.service).mount_covering(server.sqlite_path or "")
+    where = f"{server.sqlite_path} on {mount.label}" if mount else f"{server.sqlite_path}, on no mount"
+    for step, args in (("restart", ("restart", server.service)),
+                       ("forced recreate", ("up", "-d", "--no-deps", "--force-recreate", "--wait", server.service))):
+        done = stack.runner.compose(*args, timeout=300)
+        if done.returncode == 0 and step == "restart":
+            done = stack.runner.compose("up", "-d", "--no-deps", "--wait", server.service, timeout=300)
+        if done.returncode != 0:
+            fail(f"{server.service} did not come back healthy after a {step}:\n{(done.stdout + done.stderr).strip()[-1500:]}")
+        found = _lookup(stack, smoke["version"])
+        if found.get("status") != 200:
+            fail(
+                f"The registry lost {stack.smoke_name} version {smoke['version']} after a {step} of {server.service} "
+                f"(lookup: HTTP {found.get('status')} {found.get('body', found.get('error', ''))[:200]}).\n"
+                f"The backend store is {server.backend_store_uri}: the file is {where}, so it lives in the "
+                f"container's writable layer and goes with the container.\n"
+                f"Fix, in service {server.service}:\n    command: mlflow server --backend-store-uri sqlite:////mlflow_db/mlflow.db ...\n"
+                f"    volumes:\n      - ./mlflow_db:/mlflow_db"
+            )

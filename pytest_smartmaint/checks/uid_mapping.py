@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import functools
 
+import shlex
+import uuid
+from typing import TYPE_CHECKING
+
 from ..stack_model import StackModel
 from .base import Case, fail, table
+
+if TYPE_CHECKING:
+    from ..lifecycle import LiveStack
 
 CHECK = "uid-mapping"
 
@@ -59,4 +66,59 @@ def _check(model: StackModel, source: str, label: str) -> None:
         f"Files one of them creates (MLflow artifacts, registered_model_meta, the SQLite db) are owned by its uid,\n"
         f"so the others get \"Permission denied\" when they write next to them.\n"
         f"Fix, in the compose file, give every sharer the same user:\n{fixes}"
+    )
+
+
+def live_cases(model: StackModel) -> list[Case]:
+    return [
+        Case(CHECK, "live", label, functools.partial(_live, source=source, label=label),
+             tuple(dict.fromkeys(s.name for s, _ in model.project.sharers(source))))
+        for source, label in shared_writable_sources(model)
+    ]
+
+
+def _live(stack: LiveStack, source: str, label: str) -> None:
+    """Ids agree; a file created by one sharer is read, rewritten and removed by the others."""
+    sharers = [(s, m) for s, m in stack.model.project.sharers(source) if stack.runner.container(s.name)]
+    if len(sharers) < 2:
+        import pytest
+
+        pytest.skip(f"fewer than two running containers share {label}")
+    ids = {s.name: f"{stack.facts(s.name)['uid']}:{stack.facts(s.name)['gid']}" for s, _ in sharers}
+    writable = [(s, m) for s, m in sharers if not m.read_only]
+    creator, creator_mount = writable[0]
+    name = f".smartmaint-uid-{uuid.uuid4().hex[:8]}"
+    problems: list[str] = []
+    created = stack.shell(creator.name, f"echo created > {shlex.quote(creator_mount.target + '/' + name)} && "
+                                        f"stat -c %u:%g {shlex.quote(creator_mount.target)} {shlex.quote(creator_mount.target + '/' + name)}")
+    owners = created.stdout.split()
+    if created.rc != 0:
+        problems.append(f"{creator.name} ({ids[creator.name]}) cannot create a file in {creator_mount.target}: "
+                        f"{created.stderr.strip()}")
+    else:
+        for service, mount in writable[1:]:
+            path = shlex.quote(f"{mount.target}/{name}")
+            for step, command in (("read", f"cat {path}"), ("rewrite", f"echo rewritten >> {path}")):
+                result = stack.shell(service.name, command)
+                if result.rc != 0:
+                    problems.append(f"{service.name} ({ids[service.name]}) cannot {step} the file {creator.name} created: "
+                                    f"{result.stderr.strip()}")
+    last = writable[-1]
+    removed = stack.shell(last[0].name, f"rm -f {shlex.quote(last[1].target + '/' + name)}")
+    if removed.rc != 0:
+        problems.append(f"{last[0].name} ({ids[last[0].name]}) cannot remove it: {removed.stderr.strip()}")
+        stack.shell(creator.name, f"rm -f {shlex.quote(creator_mount.target + '/' + name)}")
+    if len(set(ids.values())) == 1 and not problems:
+        if owners and owners[0] != ids[creator.name]:
+            fail(f"{label} is owned by {owners[0]} on the volume, but its sharers run as {ids[creator.name]}: they can "
+                 f"create files only because of the directory's mode. Fix: chown {ids[creator.name]} the directory "
+                 "(in the Dockerfile that creates it, or on the host for a bind mount).")
+        return
+    rows = [[s.name, f"{m.label} -> {m.target}{' (ro)' if m.read_only else ''}", f"runs as {ids[s.name]}"] for s, m in sharers]
+    owner = f"\nOn the volume: the directory is owned by {owners[0]}, the created file by {owners[1]}." if len(owners) == 2 else ""
+    fail(
+        f"The services sharing {label} do not run as one uid:gid (as seen inside the running containers):\n"
+        f"{table(rows)}{owner}\n" + ("\n".join(f"- {p}" for p in problems) + "\n" if problems else "")
+        + "Files MLflow writes (artifacts, registered_model_meta, the SQLite db) belong to whoever wrote them first.\n"
+        f"Fix, in the compose file, every sharer of {label}:\n    user: \"{ids[creator.name]}\""
     )

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import functools
 
+import shlex
+import uuid
+from typing import TYPE_CHECKING
+
 from ..compose_model import Mount
 from ..stack_model import StackModel
 from .base import Case, fail, not_applicable, table
+
+if TYPE_CHECKING:
+    from ..lifecycle import LiveStack
 
 CHECK = "volume-paths"
 
@@ -104,3 +111,67 @@ def _root_not_mounted(model: StackModel) -> None:
         f"Fix, in service {server.service} and every MLflow client:\n    volumes:\n"
         f"      - ./mlflow_data:{server.local_artifact_path}"
     )
+
+
+def live_cases(model: StackModel) -> list[Case]:
+    server = model.server
+    if server is None:
+        return [not_applicable(CHECK, "live", "no MLflow server in the compose project")]
+    mounts = [m for m in model.service(server.service).mounts if m.kind in ("bind", "volume")]
+    return [
+        Case(CHECK, "live", mount.label, functools.partial(_live, server_mount=mount),
+             tuple(dict.fromkeys([server.service, *(s.name for s, _ in model.project.sharers(mount.source))])))
+        for mount in sorted(mounts, key=lambda m: m.label)
+    ]
+
+
+def _identity(mount: dict[str, str]) -> str:
+    return mount.get("Name") or mount.get("Source") or ""
+
+
+def _live(stack: LiveStack, server_mount: Mount) -> None:
+    """Inspected mounts agree, and a sentinel written through the server is seen at the same path by all."""
+    model = stack.model
+    server = model.server
+    assert server is not None
+    root = server.local_artifact_path
+    is_store = root is not None and server_mount.covers(root)
+    server_side = next((m for m in stack.inspect_mounts(server.service) if m.get("Destination") == server_mount.target), None)
+    if server_side is None:
+        fail(f"{server.service} is running without a mount at {server_mount.target} (compose declares {server_mount.label}); "
+             "was it started from another compose file? Recreate it: docker compose up -d --force-recreate")
+    identity = _identity(server_side)
+    expected = sorted({s.name for s, _ in model.project.sharers(server_mount.source)} | (set(model.roles.clients) if is_store else set()))
+    rows, wrong = [], []
+    for name in expected:
+        if stack.runner.container(name) is None:
+            rows.append([name, "(not running)", ""])
+            continue
+        at = [m["Destination"] for m in stack.inspect_mounts(name) if _identity(m) == identity]
+        if server_mount.target not in at:
+            wrong.append(name)
+        rows.append([name, ", ".join(at) or "(not mounted)", "" if server_mount.target in at else "<- differs"])
+    sentinel = f"{server_mount.target}/.smartmaint-sentinel-{uuid.uuid4().hex[:8]}"
+    written = stack.shell(server.service, f"echo smartmaint > {shlex.quote(sentinel)}")
+    unseen = []
+    try:
+        for name in expected:
+            if name != server.service and stack.runner.container(name) is not None:
+                if stack.shell(name, f"test -f {shlex.quote(sentinel)}").rc != 0:
+                    unseen.append(name)
+    finally:
+        stack.shell(server.service, f"rm -f {shlex.quote(sentinel)}")
+    if written.rc != 0:
+        fail(f"{server.service} cannot write to its own mount {server_mount.target} ({server_mount.label}): "
+             f"{written.stderr.strip()}\nMLflow cannot store {'artifacts' if is_store else 'data'} there; see uid-mapping.")
+    if wrong or unseen:
+        what = "The MLflow artifact store" if is_store else "The MLflow server's volume"
+        fixes = "\n".join(_fix(model, n, server_mount, server_mount.target) for n in dict.fromkeys(wrong + unseen))
+        fail(
+            f"{what} {server_mount.label} is not at {server_mount.target} in every container that needs it "
+            f"(running containers, as inspected):\n{table([[server.service, server_mount.target, 'server'], *rows])}\n"
+            f"A file written through {server.service} at {sentinel} was not found by: {', '.join(unseen) or '-'}.\n"
+            + (f"MLflow records absolute artifact paths under {root}, so these services cannot read or write the models "
+               f"others log (\"No such artifact\").\n" if is_store else "")
+            + fixes
+        )
