@@ -13,7 +13,7 @@ import re
 import shlex
 import tomllib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from dockerfile_parse import DockerfileParser
@@ -39,9 +39,26 @@ class ImageFacts:
     system_packages: frozenset[str]
     python_packages: Mapping[str, Requirement]  # canonical name -> declared requirement
     dependency_files: tuple[Path, ...] = field(default=())
+    removed_python_packages: frozenset[str] = frozenset()  # `pip uninstall`ed in this stage
+    sets_workdir: bool = True
 
     def declares(self, package: str) -> bool:
         return canonicalize_name(package) in self.python_packages
+
+    def on_top_of(self, parent: ImageFacts) -> ImageFacts:
+        """These facts for a Dockerfile whose FROM is ``parent``'s image (built by another service)."""
+        kept = {n: r for n, r in parent.python_packages.items() if n not in self.removed_python_packages}
+        return replace(
+            self,
+            cmd=self.cmd if self.cmd is not None else parent.cmd,
+            entrypoint=self.entrypoint if self.entrypoint is not None else parent.entrypoint,
+            env={**parent.env, **self.env},
+            user=self.user or parent.user,
+            workdir=self.workdir if self.sets_workdir else parent.workdir,
+            system_packages=parent.system_packages | self.system_packages,
+            python_packages={**kept, **self.python_packages},
+            dependency_files=parent.dependency_files + self.dependency_files,
+        )
 
 
 def read_image_facts(build: Build) -> ImageFacts:
@@ -55,6 +72,7 @@ def read_image_facts(build: Build) -> ImageFacts:
     )
     stage = _final_stage(parser.structure, build.target)
     facts = _StageReader(build, stage)
+    python_packages = facts.python_packages()
     return ImageFacts(
         dockerfile=build.dockerfile,
         base_image=parser.baseimage or "",
@@ -64,8 +82,10 @@ def read_image_facts(build: Build) -> ImageFacts:
         user=facts.last("USER"),
         workdir=facts.workdir(),
         system_packages=frozenset(facts.system_packages()),
-        python_packages=facts.python_packages(),
+        python_packages=python_packages,
         dependency_files=tuple(facts.dependency_files),
+        removed_python_packages=frozenset(facts.removed),
+        sets_workdir=facts.last("WORKDIR") is not None,
     )
 
 
@@ -90,6 +110,7 @@ class _StageReader:
         self.build = build
         self.stage = stage
         self.dependency_files: list[Path] = []
+        self.removed: set[str] = set()
 
     def values(self, instruction: str) -> Iterator[str]:
         return (i["value"] for i in self.stage if i["instruction"] == instruction)
@@ -170,10 +191,16 @@ class _StageReader:
     def python_packages(self) -> dict[str, Requirement]:
         declared: dict[str, Requirement] = {}
         for words in self.run_commands():
-            if "install" not in words:
-                continue
             tool = posixpath.basename(words[0])
             is_pip = tool.startswith("pip") or (len(words) > 2 and words[1:3] == ["-m", "pip"])
+            if is_pip and "uninstall" in words:
+                for name in words[words.index("uninstall") + 1 :]:
+                    if not name.startswith("-"):
+                        declared.pop(canonicalize_name(name), None)
+                        self.removed.add(canonicalize_name(name))
+                continue
+            if "install" not in words:
+                continue
             if is_pip:
                 self._pip_install(words[words.index("install") + 1 :], declared)
             elif tool in ("poetry", "uv") or words[:2] == ["uv", "sync"]:

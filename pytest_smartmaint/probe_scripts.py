@@ -126,6 +126,8 @@ if path.startswith("/"):
     if os.path.isfile(requirements):
         with open(requirements) as f:
             out["requirements"] = [line.strip() for line in f if line.strip()]
+    if os.statvfs(path).f_flag & os.ST_RDONLY:
+        done("artifact-unwritable", "mounted read-only")
     if not os.access(path, os.W_OK):
         done("artifact-unwritable", "no write access for uid %d" % os.getuid())
 try:

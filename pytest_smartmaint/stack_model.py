@@ -65,11 +65,26 @@ def build_model(settings: Settings) -> StackModel:
         if key not in by_dockerfile:
             by_dockerfile[key] = read_image_facts(service.build)
         images[name] = by_dockerfile[key]
+    _inherit_sibling_bases(project, images)
     roles = detect_roles(project, images, settings.roles)
     server = server_settings(project.services[roles.server], images[roles.server]) if roles.server else None
     return StackModel(
         project=project, images=images, roles=roles, server=server, build_context_max_mb=settings.build_context_max_mb
     )
+
+
+def _inherit_sibling_bases(project: ComposeProject, images: dict[str, ImageFacts | None]) -> None:
+    """A Dockerfile whose FROM is the image another service builds starts from that image's facts."""
+    built = {s.image: images[n] for n, s in project.services.items() if s.image and s.build is not None}
+    for name, facts in images.items():
+        seen: set[str] = set()
+        while facts is not None and facts.base_image in built and facts.base_image not in seen:
+            seen.add(facts.base_image)
+            parent = built[facts.base_image]
+            if parent is None or parent is facts:
+                break
+            facts = facts.on_top_of(parent)
+        images[name] = facts
 
 
 def _argv(service: Service, image: ImageFacts | None) -> tuple[tuple[str, ...], str]:

@@ -33,29 +33,86 @@ def outcomes(records: list[dict[str, str]], tier: str) -> dict[str, str]:
     return {f"{r['check']}[{r['subject']}]": r["outcome"] for r in records if r["tier"] == tier}
 
 
-def test_reference_stack_passes(tmp_path: Path) -> None:
+REFERENCE_LIVE = {
+    "volume-paths[mlflow_data]", "volume-paths[mlflow_db]", "uid-mapping[mlflow_data]",
+    "mlflow-reachable[api]", "mlflow-reachable[notebook_runner]", "audio-deps[api]", "audio-deps[notebook_runner]",
+    "model-load[api]", "model-load[notebook_runner]", "sqlite-backend[mlflow]", "sqlite-backend[mlflow-restart-recreate]",
+}
+
+
+def test_reference_stack_passes_every_check(tmp_path: Path) -> None:
     result, records = smartmaint(tmp_path)
     assert result.returncode == 0, result.stdout[-4000:]
-    assert outcomes(records, "live") == {
-        "mlflow-reachable[api]": "passed",
-        "mlflow-reachable[notebook_runner]": "passed",
-    }
+    assert outcomes(records, "live") == dict.fromkeys(REFERENCE_LIVE, "passed")
     assert {o for o in outcomes(records, "static").values()} <= {"passed", "skipped"}
 
 
-def test_server_without_allowed_hosts_fails_reachability_for_each_client(tmp_path: Path) -> None:
-    result, records = smartmaint(tmp_path, "-k", "mlflow-reachable", variant="no-allowed-hosts.yml")
+@pytest.fixture(scope="module")
+def ml_image(docker_engine: None) -> None:
+    """The no-resampy variant builds FROM the reference ML image: make sure it exists."""
+    subprocess.run(["docker", "compose", "-f", "docker-compose.test.yml", "build", "-q", "notebook_runner"],
+                   cwd=REPO, check=True, capture_output=True, timeout=1800)
+
+
+# variant -> {failing live item: fragments its message must contain}; every other live item passes.
+VARIANTS_LIVE = {
+    "api-store-elsewhere.yml": {
+        "volume-paths[mlflow_data]": ["api              /app/mlruns  <- differs", "was not found by: api",
+                                      "service api:\n    volumes:\n      - mlflow_data:/mlruns"],
+        "model-load[api]": ["that directory does not exist in api", "api: it mounts mlflow_data at /app/mlruns.",
+                            "Fix, in service api:\n    volumes:\n      - mlflow_data:/mlruns"],
+    },
+    "trainer-without-store.yml": {
+        "volume-paths[mlflow_data]": ["notebook_runner  (not mounted)  <- differs", "was not found by: notebook_runner"],
+        "model-load[api]": ["but notebook_runner does not: the artifacts notebook_runner logged stayed inside its own container",
+                            "Fix, in service notebook_runner:\n    volumes:\n      - mlflow_data:/mlruns"],
+    },
+    "uid-mismatch.yml": {
+        "uid-mapping[mlflow_data]": ["api              mlflow_data -> /mlruns  runs as 1001:1001",
+                                     "api (1001:1001) cannot rewrite the file mlflow created", 'user: "1000:1000"'],
+        "model-load[api]": ["api (uid 1001:1001) cannot write the model's directory /mlruns/", "registered_model_meta"],
+    },
+    "sqlite-unmounted.yml": {
+        "sqlite-backend[mlflow-restart-recreate]": [
+            "The registry lost smartmaint-smoke-", "after a forced recreate of mlflow", "HTTP 404",
+            "the file is /tmp/mlflow.db, on no mount", "- ./mlflow_db:/mlflow_db"],
+    },
+    "consumer-store-read-only.yml": {
+        "model-load[api]": ["cannot write the model's directory /mlruns/", "(mounted read-only)",
+                            "api: it mounts mlflow_data at /mlruns read-only."],
+    },
+    "no-resampy.yml": {
+        "audio-deps[api]": ["The audio stack does not import in api:", "resampy: ModuleNotFoundError: No module named 'resampy'",
+                            "Fix: add resampy to the dependency file"],
+    },
+    "no-allowed-hosts.yml": {
+        f"mlflow-reachable[{client}]": [
+            f"mlflow refuses {client}: GET http://mlflow:5000/api/2.0/mlflow/experiments/search",
+            'HTTP 403 "Invalid Host header - possible DNS rebinding attack detected" (while /health answers 200)',
+            "command: mlflow server ... --allowed-hosts mlflow:5000,localhost:*,127.0.0.1:*"]
+        for client in ("api", "notebook_runner")
+    } | {
+        # the smoke model cannot even be registered: every consumer says so, naming the trainer
+        f"model-load[{consumer}]": ["could not be trained and registered from notebook_runner", "403"]
+        for consumer in ("api", "notebook_runner")
+    } | {"sqlite-backend[mlflow-restart-recreate]": ["the smoke model could not be registered"]},
+}
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS_LIVE))
+def test_broken_variant_fails_exactly_its_checks_with_the_diagnosis(tmp_path: Path, variant: str, ml_image: None) -> None:
+    result, records = smartmaint(tmp_path, "-k", "live", variant=variant)
     assert result.returncode == 1, result.stdout[-4000:]
-    live = {r["subject"]: r for r in records if r["tier"] == "live"}
-    assert set(live) == {"api", "notebook_runner"}
-    for client, record in live.items():
-        assert record["outcome"] == "failed"
-        message = record["message"]
-        assert f"mlflow refuses {client}: GET http://mlflow:5000/api/2.0/mlflow/experiments/search" in message
-        assert 'HTTP 403 "Invalid Host header - possible DNS rebinding attack detected" (while /health answers 200)' in message
-        assert "command: mlflow server ... --allowed-hosts mlflow:5000,localhost:*,127.0.0.1:*" in message
-    # the failing item shows the server's and the client's last log lines
-    assert "logs of api, mlflow" in result.stdout
+    live = {f"{r['check']}[{r['subject']}]": r for r in records if r["tier"] == "live"}
+    assert set(live) == REFERENCE_LIVE
+    expected = VARIANTS_LIVE[variant]
+    failed = {name for name, r in live.items() if r["outcome"] != "passed"}
+    assert failed == set(expected), {n: live[n]["message"][:500] for n in failed ^ set(expected)}
+    for name, fragments in expected.items():
+        assert live[name]["outcome"] == "failed"
+        for fragment in fragments:
+            assert fragment in live[name]["message"], live[name]["message"]
+    assert "logs of " in result.stdout  # failing live items carry the last log lines of the services involved
 
 
 def test_stack_that_never_gets_healthy_is_reported_and_torn_down(tmp_path: Path) -> None:

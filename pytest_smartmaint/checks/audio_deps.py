@@ -40,6 +40,14 @@ def _check(model: StackModel, name: str) -> None:
             "    RUN apt-get update && apt-get install -y --no-install-recommends libsndfile1 \\\n"
             "     && rm -rf /var/lib/apt/lists/*"
         )
+    removed = [p for p in missing_py if p in image.removed_python_packages]
+    if removed:
+        problems.append(
+            f"the Dockerfile uninstalls {', '.join(removed)} (pip uninstall)\n"
+            f"  librosa.resample(res_type=\"kaiser_best\") then fails at run time, not at build time.\n"
+            f"  Fix: drop the `pip uninstall {' '.join(removed)}` from the Dockerfile"
+        )
+        missing_py = [p for p in missing_py if p not in removed]
     if missing_py:
         files = ", ".join(str(f.name) for f in image.dependency_files) or "a dependency file"
         problems.append(

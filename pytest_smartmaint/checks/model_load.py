@@ -10,6 +10,7 @@ import functools
 import warnings
 from typing import TYPE_CHECKING, Any
 
+from ..compose_model import Mount
 from ..errors import SmartmaintError, SmartmaintWarning
 from ..stack_model import StackModel
 from .base import Case, fail, not_applicable
@@ -34,16 +35,25 @@ def live_cases(model: StackModel) -> list[Case]:
     ]
 
 
-def _store_fix(stack: LiveStack, consumer: str, root: str | None) -> str:
-    model = stack.model
-    server = model.server
-    assert server is not None
-    store = model.service(server.service).mount_covering(root) if root else None
+def _store_mount(stack: LiveStack) -> Mount | None:
+    server = stack.model.server
+    root = server.local_artifact_path if server else None
+    return stack.model.service(server.service).mount_covering(root) if server and root else None
+
+
+def _store_fix(stack: LiveStack, service: str) -> str:
+    store = _store_mount(stack)
     if store is None:
         return ""
-    mine = model.service(consumer).mount_of(store.source)
+    mine = stack.model.service(service).mount_of(store.source)
     has = f"it mounts {store.label} at {mine.target}{' read-only' if mine.read_only else ''}" if mine else f"it does not mount {store.label}"
-    return f"\n{consumer}: {has}.\nFix, in service {consumer}:\n    volumes:\n      - {store.label}:{store.target}"
+    return f"\n{service}: {has}.\nFix, in service {service}:\n    volumes:\n      - {store.label}:{store.target}"
+
+
+def _misplaced(stack: LiveStack, service: str | None) -> bool:
+    store = _store_mount(stack)
+    mine = stack.model.service(service).mount_of(store.source) if store and service else None
+    return store is not None and (mine is None or mine.target != store.target)
 
 
 def _live(stack: LiveStack, consumer: str) -> None:
@@ -73,13 +83,19 @@ def _live(stack: LiveStack, consumer: str) -> None:
         fail(f"{head}: the registry {consumer} talks to has no such version.\n  {detail}\n{trainer} and {consumer} "
              "use different tracking servers or backend stores: compare their MLFLOW_TRACKING_URI.")
     if layer == "artifact-path":
+        culprit = trainer if trainer and _misplaced(stack, trainer) and not _misplaced(stack, consumer) else consumer
+        why = (
+            f"{consumer} has the store where the server does, but {trainer} does not: the artifacts {trainer} logged "
+            f"stayed inside its own container."
+            if culprit != consumer
+            else "The artifact root is a local path, so every client needs the store at the same path."
+        )
         fail(f"{head}: the registry recorded its artifacts at {path}, and that directory does not exist in {consumer}.\n"
-             f"MLflow would only say \"No such artifact\". The artifact root is a local path, so every client needs the "
-             f"store at the same path.{_store_fix(stack, consumer, server.local_artifact_path)}")
+             f"MLflow would only say \"No such artifact\". {why}{_store_fix(stack, culprit)}")
     if layer == "artifact-unwritable":
         fail(f"{head}: {who} cannot write the model's directory {path} ({detail}).\nLoading models:/ writes "
              f"registered_model_meta next to the model, so a read-only mount or another uid than the writer's breaks "
-             f"it.{_store_fix(stack, consumer, server.local_artifact_path)}\n(without :ro, and with the same user: as "
+             f"it.{_store_fix(stack, consumer)}\n(without :ro, and with the same user: as "
              f"{trainer})")
     if layer == "library":
         fail(f"{head}: {detail}\nThe consumer image needs mlflow-skinny (or mlflow), scikit-learn, pandas and skops.")

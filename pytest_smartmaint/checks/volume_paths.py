@@ -144,6 +144,8 @@ def _live(stack: LiveStack, server_mount: Mount) -> None:
     expected = sorted({s.name for s, _ in model.project.sharers(server_mount.source)} | (set(model.roles.clients) if is_store else set()))
     rows, wrong = [], []
     for name in expected:
+        if name == server.service:
+            continue
         if stack.runner.container(name) is None:
             rows.append([name, "(not running)", ""])
             continue
