@@ -37,6 +37,14 @@ class Mount:
 
 
 @dataclass(frozen=True)
+class Port:
+    target: int
+    published: str | None  # None or "": ephemeral
+    host_ip: str | None
+    protocol: str
+
+
+@dataclass(frozen=True)
 class Build:
     context: Path
     dockerfile: Path
@@ -59,6 +67,7 @@ class Service:
     aliases: frozenset[str]  # names other containers can reach this service by
     has_healthcheck: bool
     restart: str | None
+    ports: tuple[Port, ...] = ()
 
     def mount_of(self, source: str) -> Mount | None:
         return next((m for m in self.mounts if m.source == source), None)
@@ -208,6 +217,11 @@ def _parse_service(name: str, spec: Mapping[str, Any], directory: Path) -> Servi
         aliases=frozenset(aliases),
         has_healthcheck=bool(spec.get("healthcheck")) and not (spec.get("healthcheck") or {}).get("disable"),
         restart=spec.get("restart"),
+        ports=tuple(
+            Port(int(p["target"]), str(p["published"]) if p.get("published") else None, p.get("host_ip"),
+                 str(p.get("protocol", "tcp")))
+            for p in spec.get("ports") or []
+        ),
     )
 
 

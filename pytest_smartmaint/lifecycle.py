@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -26,7 +28,9 @@ from pytest_docker.plugin import get_docker_services
 
 from .errors import SmartmaintError
 from .probe import ComposeRunner, ProbeResult
-from .probe_scripts import AUDIO_ROUNDTRIP, FACTS, LOAD_MODEL, REGISTER_MODEL
+from .compose_model import compose_base_command
+from .isolation import Isolation, isolate
+from .probe_scripts import AUDIO_ROUNDTRIP, FACTS, LOAD_MODEL, LOAD_REGISTRY, REGISTER_MODEL, REMOVE_SMOKE_MODEL
 from .settings import Settings
 from .stack_model import StackModel
 
@@ -39,10 +43,14 @@ class LiveStack:
     check that needed it, without paying for it again.
     """
 
-    def __init__(self, model: StackModel, runner: ComposeRunner, owned: bool) -> None:
+    def __init__(
+        self, model: StackModel, runner: ComposeRunner, owned: bool, isolation: Isolation | None = None
+    ) -> None:
         self.model = model
         self.runner = runner
         self.owned = owned  # False for --smartmaint-project: never recreate or stop anything
+        self.exclusive = True  # no other process runs checks on it meanwhile (xdist without loadgroup: False)
+        self.isolation = isolation
         self.smoke_name = f"smartmaint-smoke-{runner.project}"
         self._memo: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -102,43 +110,97 @@ class LiveStack:
     def shell(self, service: str, command: str) -> ProbeResult:
         return self.runner.run(service, command)
 
+    def handle(self, exclusive: bool) -> StackHandle:
+        return StackHandle(self.project, tuple(str(f) for f in self.runner.files), self.owned, exclusive)
+
+    def registry_loads(self) -> dict[str, ProbeResult]:
+        """The latest version of every registered model, loaded in every consumer at once."""
+        arg = {"skip_prefix": "smartmaint-smoke-"}
+        return self.once("registry", lambda: self.concurrently(self.model.roles.consumers, LOAD_REGISTRY, arg))  # type: ignore[no-any-return]
+
+    def remove_smoke_model(self) -> None:
+        """On a stack the plugin did not start: delete what it registered (model, run, artifacts)."""
+        ok, smoke = self._memo.get("smoke", (False, None))
+        trainer = self.model.roles.trainer
+        if ok and trainer:
+            arg = {"name": self.smoke_name, **smoke}
+            self.runner.python(trainer, REMOVE_SMOKE_MODEL, arg).json()
+
 
 def new_project_name() -> str:
     return f"smartmaint-{uuid.uuid4().hex[:10]}"
 
 
 @contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
+def signals_as_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGINT raise KeyboardInterrupt once; later ones are ignored, so teardown finishes."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@dataclass(frozen=True)
+class StackHandle:
+    """What another process (an xdist worker) needs to use a stack this one brought up."""
+
+    project: str
+    files: tuple[str, ...]
+    owned: bool
+    exclusive: bool  # False: other processes run checks on it at the same time
+
+    def attach(self, model: StackModel) -> LiveStack:
+        stack = LiveStack(model, ComposeRunner([Path(f) for f in self.files], self.project), owned=self.owned)
+        stack.exclusive = self.exclusive
+        return stack
 
 
 @contextmanager
 def live_stack(settings: Settings, model: StackModel) -> Iterator[LiveStack]:
+    """The stack the live checks run against: the user's running project, or one of our own."""
     if settings.project:
         runner = ComposeRunner(model.project.files, settings.project)
         _require_running(runner, model)
-        yield LiveStack(model, runner, owned=False)
+        stack = LiveStack(model, runner, owned=False)
+        try:
+            yield stack
+        finally:
+            stack.remove_smoke_model()
         return
     _require_engine()
     name = new_project_name()
-    runner = ComposeRunner(model.project.files, name)
+    isolation = isolate(model, name)
+    files = [*model.project.files, isolation.override]
+    runner = ComposeRunner(files, name)
     cleanup = [] if settings.keep else ["down --volumes --remove-orphans --timeout 10"]
-    with sigterm_as_interrupt(), get_docker_services(
-        "docker compose", [str(f) for f in model.project.files], name, docker_setup=[], docker_cleanup=cleanup
-    ):
-        _bring_up(runner, settings.startup_timeout_s)
-        yield LiveStack(model, runner, owned=True)
+    try:
+        with signals_as_interrupt():
+            try:
+                with get_docker_services("docker compose", [str(f) for f in files], name, docker_setup=[],
+                                         docker_cleanup=cleanup):
+                    _bring_up(runner, settings.startup_timeout_s)
+                    yield LiveStack(model, runner, owned=True, isolation=isolation)
+            except (SmartmaintError, KeyboardInterrupt, GeneratorExit):
+                raise
+            except Exception as exc:  # pytest-docker's `down` failed: say what is left and how to remove it
+                raise SmartmaintError(
+                    f"tearing down project {name} failed: {exc}\nRemove what is left with: "
+                    f"{' '.join(compose_base_command(files, name))} down --volumes --remove-orphans"
+                ) from None
+    finally:
+        if not settings.keep:
+            isolation.remove()
 
 
 def _require_engine() -> None:
@@ -172,13 +234,23 @@ def _bring_up(runner: ComposeRunner, timeout_s: int) -> None:
     raise SmartmaintError(explain_up_failure(runner, output))
 
 
+def failing_build_steps(lines: list[str]) -> list[str]:
+    """BuildKit's plain log: the header, last output lines and error of each failed step (#N)."""
+    failed = {m.group(1) for line in lines if (m := re.match(r"#(\d+) ERROR", line))}
+    shown: list[str] = []
+    for step in sorted(failed, key=int):
+        own = [line for line in lines if line.startswith(f"#{step} ")]
+        header = [line for line in own if re.match(rf"#{step} \[", line)][:1]
+        shown += header + [line for line in own if line not in header][-6:]
+    return shown or [line for line in lines if "failed to solve" in line][-1:]
+
+
 def explain_up_failure(runner: ComposeRunner, output: str) -> str:
     lines = output.splitlines()
-    if "failed to solve" in output or re.search(r"^#\d+ ERROR", output, re.MULTILINE) or "ERROR [" in output:
-        steps = [line for line in lines if re.search(r"\[\S* ?\d+/\d+\]|ERROR|failed to solve|did not complete", line)]
+    if "failed to solve" in output or re.search(r"^#\d+ ERROR", output, re.MULTILINE):
         return (
             f"the stack's images did not build (project {runner.project}); the failing step:\n"
-            + "\n".join(f"  {line}" for line in steps[-12:])
+            + "\n".join(f"  {line}" for line in failing_build_steps(lines))
             + "\nRun `docker compose build` to see the whole build log."
         )
     if re.search(r"port is already allocated|address already in use", output):
@@ -199,11 +271,12 @@ def explain_up_failure(runner: ComposeRunner, output: str) -> str:
             )
             state: dict[str, Any] = json.loads(health.stdout) if health.returncode == 0 and health.stdout.strip() else {}
             probes = (state.get("Health") or {}).get("Log") or []
-            last_probe = probes[-1].get("Output", "").strip() if probes else "(no healthcheck output)"
+            last_probe = (probes[-1].get("Output", "").strip().splitlines() or [""])[-1] if probes else "(none yet)"
             logs = subprocess.run(["docker", "logs", "--tail", "15", container], capture_output=True, text=True, check=False)
+            looping = "   <- crash loop: it exits and is restarted" if state.get("Status") == "restarting" else ""
             parts.append(
                 f"{container}: status {state.get('Status', '?')}, exit code {state.get('ExitCode', '?')}, "
-                f"restarts {state.get('RestartCount', 0)}\n  last healthcheck output: {last_probe[-300:]}\n"
+                f"restarts {state.get('RestartCount', 0)}{looping}\n  last healthcheck output: {last_probe[-300:]}\n"
                 "  last log lines:\n" + "\n".join(f"    {line}" for line in (logs.stdout + logs.stderr).splitlines()[-15:])
             )
         return (

@@ -67,7 +67,12 @@ def pytest_configure(config: pytest.Config) -> None:
         model = build_model(settings)
     except SmartmaintError as exc:
         raise pytest.UsageError(f"pytest-smartmaint: {exc}") from None
-    config.pluginmanager.register(SmartmaintPlugin(config, settings, model), "smartmaint-suite")
+    plugin = SmartmaintPlugin(config, settings, model)
+    config.pluginmanager.register(plugin, "smartmaint-suite")
+    if config.pluginmanager.hasplugin("xdist") and not settings.static_only:
+        from .xdist_support import XdistController
+
+        config.pluginmanager.register(XdistController(plugin), "smartmaint-xdist")
     if settings.report is not None and not hasattr(config, "workerinput"):
         from .report import JsonReport
 
@@ -79,6 +84,8 @@ class SmartmaintPlugin:
         self.config = config
         self.settings = settings
         self.model = model
+        self.shared_stack: Any = None  # a stack brought up once for all xdist workers (controller side)
+        self.kept: Any = None  # the LiveStack left running by --smartmaint-keep
 
     @pytest.hookimpl(wrapper=True)
     def pytest_make_collect_report(self, collector: pytest.Collector) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
@@ -126,14 +133,33 @@ class SmartmaintPlugin:
 
     @pytest.fixture(scope="session")
     def _smartmaint_live(self) -> Iterator[Any]:
-        from .lifecycle import live_stack
+        from .lifecycle import StackHandle, live_stack
 
+        handle = getattr(self.config, "workerinput", {}).get("smartmaint_stack")
+        if handle is not None:  # an xdist worker: the controller brought the stack up once for all
+            yield StackHandle(**handle).attach(self.model)
+            return
+        if self.shared_stack is not None:
+            yield self.shared_stack
+            return
         failure = None
         try:
             with live_stack(self.settings, self.model) as stack:
+                if self.settings.keep:
+                    self.kept = stack
                 yield stack
         except SmartmaintError as exc:
             failure = str(exc)
         if failure is not None:  # outside the except block: no chained traceback in the report
             pytest.fail(failure, pytrace=False)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.kept is None:
+            return
+        stack = self.kept
+        compose = " ".join(f"-f {f}" for f in stack.runner.files)
+        run_dir = f" && rm -rf {stack.isolation.run_dir}" if stack.isolation else ""
+        terminalreporter.write_sep("-", "smartmaint: stack kept (--smartmaint-keep)")
+        terminalreporter.write_line(f"project {stack.project}: docker compose -p {stack.project} {compose} ps")
+        terminalreporter.write_line(f"remove it with: docker compose -p {stack.project} {compose} down --volumes{run_dir}")
 

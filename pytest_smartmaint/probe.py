@@ -51,6 +51,7 @@ class ComposeRunner:
     def __init__(self, files: Sequence[Path], project: str) -> None:
         self.files = tuple(files)
         self.project = project
+        self._containers: dict[str, str] = {}  # compose keeps a container's name across recreates
 
     def compose(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -60,13 +61,18 @@ class ComposeRunner:
 
     def container(self, service: str) -> str | None:
         """The name of the service's running container, or None."""
+        if service in self._containers:
+            return self._containers[service]
         result = subprocess.run(
             ["docker", "ps", "--filter", f"label=com.docker.compose.project={self.project}",
              "--filter", f"label=com.docker.compose.service={service}", "--format", "{{.Names}}"],
             capture_output=True, text=True, check=False,
         )
         names = result.stdout.split()
-        return sorted(names)[0] if names else None
+        if not names:
+            return None
+        self._containers[service] = sorted(names)[0]
+        return self._containers[service]
 
     def run(self, service: str, command: str) -> ProbeResult:
         container = self.container(service)

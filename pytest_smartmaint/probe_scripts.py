@@ -79,12 +79,13 @@ from sklearn.ensemble import IsolationForest
 mlflow.set_experiment(arg["experiment"])
 features = np.random.RandomState(0).normal(size=(64, 3))
 model = IsolationForest(n_estimators=10, random_state=0).fit(features)
-with mlflow.start_run():
+with mlflow.start_run() as run:
     info = mlflow.sklearn.log_model(model, name="model", registered_model_name=arg["name"],
                                     skops_trusted_types=["sklearn.tree._tree.Tree"])
 client = MlflowClient()
 logged = client.get_logged_model(info.model_id)
 print(json.dumps({"version": str(info.registered_model_version), "artifact_location": logged.artifact_location,
+                  "run_id": run.info.run_id, "model_id": info.model_id,
                   "expected": [float(p) for p in model.predict(features[:4])], "features": features[:4].tolist()}))
 '''
 
@@ -191,5 +192,50 @@ if out["db_exists"]:
         db.close()
     except Exception as e:
         out["db_error"] = type(e).__name__ + ": " + str(e)
+print(json.dumps(out))
+'''
+
+# Delete the smoke model and everything logging it left (reuse mode: the user's registry).
+REMOVE_SMOKE_MODEL = r'''
+import json, shutil, sys
+arg = json.loads(sys.argv[1])
+from mlflow import MlflowClient
+client = MlflowClient()
+out = {}
+for what, call in (("registered model", lambda: client.delete_registered_model(arg["name"])),
+                   ("run", lambda: client.delete_run(arg["run_id"])),
+                   ("logged model", lambda: client.delete_logged_model(arg["model_id"]))):
+    try:
+        call()
+    except Exception as e:
+        out[what] = type(e).__name__ + ": " + str(e)[:200]
+location = arg.get("artifact_location") or ""
+path = location[len("file://"):] if location.startswith("file://") else location
+if path.startswith("/") and "/models/m-" in path:
+    shutil.rmtree(path.split("/artifacts")[0], ignore_errors=True)
+print(json.dumps(out))
+'''
+
+# Reuse mode: the latest version of every registered model loads in this consumer.
+LOAD_REGISTRY = r'''
+import json, sys
+arg = json.loads(sys.argv[1])
+import mlflow
+from mlflow import MlflowClient
+client = MlflowClient()
+out = {"models": {}}
+for registered in client.search_registered_models(max_results=1000):
+    if registered.name.startswith(arg["skip_prefix"]):
+        continue
+    versions = client.search_model_versions("name='%s'" % registered.name.replace("'", "\\'"))
+    if not versions:
+        continue
+    latest = max(versions, key=lambda v: int(v.version))
+    uri = "models:/%s/%s" % (registered.name, latest.version)
+    try:
+        mlflow.pyfunc.load_model(uri)
+        out["models"][uri] = "ok"
+    except Exception as e:
+        out["models"][uri] = type(e).__name__ + ": " + str(e)[:300]
 print(json.dumps(out))
 '''

@@ -18,6 +18,7 @@ from .checks.base import Case
 from .errors import CheckFailure, SmartmaintError
 from .settings import Settings
 from .stack_model import StackModel
+from .xdist_support import LIVE_GROUP
 
 
 def _run_static(_smartmaint_model: StackModel, *, case: Case) -> None:
@@ -76,6 +77,8 @@ class SmartmaintCollector(pytest.Collector):
             )
             item.case = case
             item.add_marker("smartmaint")
+            if case.tier == "live" and self.config.pluginmanager.hasplugin("xdist"):
+                item.add_marker(pytest.mark.xdist_group(LIVE_GROUP))
             item.user_properties += [
                 ("smartmaint_check", case.check), ("smartmaint_tier", case.tier), ("smartmaint_subject", case.subject)
             ]

@@ -29,10 +29,32 @@ def live_cases(model: StackModel) -> list[Case]:
     if model.server is None or not model.roles.consumers:
         return [not_applicable(CHECK, "live", "no MLflow server and model consumer in the compose project")]
     trainer = model.roles.trainer or "-"
-    return [
+    smoke = [
         Case(CHECK, "live", name, functools.partial(_live, consumer=name), (trainer, name, model.server.service))
         for name in model.roles.consumers
     ]
+    registry = [
+        Case(CHECK, "live", f"{name}-registry", functools.partial(_live_registry, consumer=name), (name,))
+        for name in model.roles.consumers
+    ]
+    return smoke + registry
+
+
+def _live_registry(stack: LiveStack, consumer: str) -> None:
+    """The pre-deploy question on a running deployment: will the consumer serve what the registry holds?"""
+    if stack.owned:
+        import pytest
+
+        pytest.skip("a stack the plugin started holds only its smoke model (checked above); "
+                    "with --smartmaint-project this loads the latest version of every registered model")
+    loads = stack.registry_loads()[consumer].json()["models"]
+    broken = {uri: error for uri, error in loads.items() if error != "ok"}
+    if broken:
+        lines = "\n".join(f"  {uri}: {error}" for uri, error in sorted(broken.items()))
+        fail(f"{consumer} cannot load {len(broken)} of the {len(loads)} latest registered model versions:\n{lines}\n"
+             "Each line names the layer: \"No such artifact\" (the store is not at the recorded path in this "
+             "service), PermissionError/Read-only (write access to the model directory), or a deserialization error "
+             "(library versions: compare the model's requirements.txt with this image).")
 
 
 def _store_mount(stack: LiveStack) -> Mount | None:

@@ -1,0 +1,196 @@
+"""A lifecycle users can trust: teardown always, isolation, the user's data untouched, reuse.
+
+Real runs of `pytest --smartmaint` in subprocesses, against real containers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, VARIANTS
+
+pytestmark = [pytest.mark.live, pytest.mark.usefixtures("no_leftovers")]
+COMPOSE = REPO / "docker-compose.test.yml"
+
+
+def command(*args: str, variant: Path | None = None) -> list[str]:
+    files = ["--smartmaint-compose-file", str(COMPOSE)] + (["--smartmaint-compose-file", str(variant)] if variant else [])
+    return [sys.executable, "-m", "pytest", "--smartmaint", "-m", "smartmaint", "-p", "no:cacheprovider", "-rA", *files, *args]
+
+
+def run(*args: str, variant: Path | None = None, timeout: float = 1200) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command(*args, variant=variant), cwd=REPO, capture_output=True, text=True, timeout=timeout)
+
+
+def running_projects(prefix: str = "smartmaint-") -> set[str]:
+    out = subprocess.run(["docker", "ps", "--format", '{{.Label "com.docker.compose.project"}} {{.Status}}'],
+                         capture_output=True, text=True, check=True).stdout
+    return {line.split()[0] for line in out.splitlines() if line.startswith(prefix) and "(healthy)" in line}
+
+
+def wait_for_healthy_stack(process: subprocess.Popen[str], timeout: float = 600) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        projects = running_projects()
+        if projects:
+            return projects.pop()
+        assert process.poll() is None, process.communicate()[0][-3000:]
+        time.sleep(0.5)
+    raise AssertionError("the stack never came up")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupted_run_tears_the_stack_down(sig: signal.Signals) -> None:
+    process = subprocess.Popen(command("-k", "live"), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        project = wait_for_healthy_stack(process)
+        process.send_signal(sig)
+        output, _ = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == pytest.ExitCode.INTERRUPTED, output[-3000:]
+    assert "KeyboardInterrupt" in output
+    assert project not in running_projects()  # and no_leftovers checks containers, networks and volumes
+
+
+def test_build_failure_names_the_step_and_leaves_nothing() -> None:
+    result = run("-k", "live and mlflow-reachable", variant=VARIANTS / "build-fails.yml")
+    assert result.returncode == 1, result.stdout[-3000:]
+    assert "the stack's images did not build" in result.stdout
+    assert '[api 2/2] RUN echo "installing the model server" && exit 7' in result.stdout
+    assert "exit code: 7" in result.stdout
+    assert "Traceback" not in result.stdout
+
+
+def test_crash_looping_server_is_named_with_its_log() -> None:
+    result = run("-k", "live and mlflow-reachable", "-o", "smartmaint_startup_timeout=30", variant=VARIANTS / "crash-loop.yml")
+    assert result.returncode == 1, result.stdout[-3000:]
+    assert "-mlflow-1: status restarting" in result.stdout and "crash loop" in result.stdout
+    assert "Error: Invalid value for '--port' / '-p': 'not-a-port' is not a valid integer." in result.stdout
+
+
+def test_no_engine_is_one_clear_error() -> None:
+    env = {**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+    result = subprocess.run(command("-k", "mlflow-reachable"), cwd=REPO, capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 1
+    assert "no Docker engine is reachable" in result.stdout and "DOCKER_HOST" in result.stdout
+    assert "passed" in result.stdout  # the static items still run: they need no engine
+    assert "Traceback" not in result.stdout
+
+
+def snapshot(directory: Path) -> dict[str, tuple[str, int, int, int]]:
+    return {
+        str(p.relative_to(directory)): (
+            hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir", p.stat().st_mtime_ns,
+            p.stat().st_mode, p.stat().st_uid,
+        )
+        for p in sorted(directory.rglob("*"))
+    } | {".": ("dir", directory.stat().st_mtime_ns, directory.stat().st_mode, directory.stat().st_uid)}
+
+
+def user_data_override(tmp_path: Path) -> Path:
+    """The reference stack on the user's own host directories, with a fixed published port."""
+    data, db = tmp_path / "mlflow_data", tmp_path / "mlflow_db"
+    (data / "1" / "abc").mkdir(parents=True)
+    (data / "1" / "abc" / "model.pkl").write_bytes(b"the user's model")
+    db.mkdir()
+    (db / "mlflow.db").write_bytes(b"SQLite format 3\0 the user's registry")
+    for path in [data, db, *data.rglob("*"), *db.rglob("*")]:
+        os.chown(path, 1000, 1000)
+    override = tmp_path / "user-data.yml"
+    override.write_text(
+        (VARIANTS / "bind-mounts.yml").read_text()
+        .replace("./mlflow_db:", f"{db}:").replace("./mlflow_data:", f"{data}:")
+    )
+    return override
+
+
+def test_user_data_is_untouched_and_fixed_ports_do_not_collide(tmp_path: Path) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir(), second.mkdir()
+    overrides = [user_data_override(first), user_data_override(second)]
+    before = [snapshot(first / "mlflow_data"), snapshot(first / "mlflow_db")]
+    # two runs side by side: both publish 8000:8000 in the compose files, neither may collide
+    processes = [subprocess.Popen(command("-k", "live and (volume-paths or sqlite-backend or uid-mapping)", variant=o),
+                                  cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for o in overrides]
+    outputs = [p.communicate(timeout=1200)[0] for p in processes]
+    for process, output in zip(processes, outputs):
+        assert process.returncode == 0, output[-4000:]
+    assert [snapshot(first / "mlflow_data"), snapshot(first / "mlflow_db")] == before
+
+
+def test_keep_leaves_the_stack_and_says_how_to_remove_it() -> None:
+    result = run("-k", "live and mlflow-reachable", "--smartmaint-keep")
+    assert result.returncode == 0, result.stdout[-3000:]
+    removal = next(line for line in result.stdout.splitlines() if line.startswith("remove it with: "))
+    project = removal.split("-p ")[1].split()[0]
+    try:
+        assert project in running_projects()
+        assert f"project {project}: docker compose -p {project}" in result.stdout
+    finally:
+        subprocess.run(removal.removeprefix("remove it with: "), shell=True, check=True, capture_output=True)
+    assert project not in running_projects()
+
+
+def test_xdist_run_brings_the_stack_up_once(tmp_path: Path) -> None:
+    since = str(int(time.time()) - 1)
+    result = run("-n", "2", "--dist", "loadgroup", "-k", "live and not audio and not model-load")
+    assert result.returncode == 0, result.stdout[-4000:]
+    time.sleep(1)
+    events = subprocess.run(
+        ["docker", "events", "--since", since, "--until", str(int(time.time())), "--filter", "type=network",
+         "--filter", "event=create", "--format", "{{.Actor.Attributes.name}}"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()
+    assert len([n for n in events if n.startswith("smartmaint-")]) == 1, events
+    # --dist loadgroup runs the live items in one worker: the server recreate is safe there, so it runs
+    assert "PASSED smartmaint::sqlite-backend[live-mlflow-restart-recreate]" in result.stdout
+
+
+@pytest.fixture
+def user_stack(docker_engine: None) -> object:
+    """The reference stack started outside the plugin, with a model of the user's in its registry."""
+    from pytest_smartmaint.probe_scripts import REGISTER_MODEL
+
+    project = f"userstack-{os.getpid()}"
+    compose = ["docker", "compose", "-f", str(COMPOSE), "-p", project]
+    subprocess.run([*compose, "up", "-d", "--wait"], check=True, capture_output=True, timeout=600)
+    try:
+        subprocess.run([*compose, "exec", "-T", "notebook_runner", "python3", "-c", REGISTER_MODEL,
+                        json.dumps({"name": "fraud-detector", "experiment": "production"})],
+                       check=True, capture_output=True, timeout=300)
+        yield project, compose
+    finally:
+        subprocess.run([*compose, "down", "--volumes", "--remove-orphans", "--timeout", "5"], capture_output=True)
+
+
+def containers(project: str) -> dict[str, str]:
+    out = subprocess.run(["docker", "ps", "--filter", f"label=com.docker.compose.project={project}",
+                          "--format", "{{.Names}}"], capture_output=True, text=True, check=True).stdout.split()
+    return {name: subprocess.run(["docker", "inspect", "--format", "{{.Id}} {{.State.StartedAt}} {{.State.Status}}", name],
+                                 capture_output=True, text=True, check=True).stdout.strip() for name in out}
+
+
+def test_reuse_mode_checks_a_running_stack_without_touching_it(user_stack: tuple[str, list[str]]) -> None:
+    project, compose = user_stack
+    before = containers(project)
+    result = run("-k", "live", f"--smartmaint-project={project}")
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert containers(project) == before  # same containers, same start times, still running
+    assert "SKIPPED" in result.stdout and "never done to a stack the plugin did not start" in result.stdout
+    assert "PASSED smartmaint::model-load[live-api-registry]" in result.stdout  # fraud-detector loads in the api
+    names = subprocess.run(
+        [*compose, "exec", "-T", "notebook_runner", "python3", "-c",
+         "from mlflow import MlflowClient; print([m.name for m in MlflowClient().search_registered_models()])"],
+        capture_output=True, text=True, check=True).stdout
+    assert "fraud-detector" in names and "smartmaint-smoke" not in names
