@@ -170,9 +170,9 @@ class _StageReader:
 
     def context_file(self, container_path: str) -> Path | None:
         """Map a path used inside RUN back to the build-context file COPY put there."""
-        container_path = posixpath.normpath(posixpath.join(self.workdir_before_run(), container_path))
+        container_path = posixpath.normpath(posixpath.join(self.workdir(), container_path))
         for sources, dest in self.copies():
-            dest_abs = posixpath.normpath(posixpath.join(self.workdir_before_run(), dest))
+            dest_abs = posixpath.normpath(posixpath.join(self.workdir(), dest))
             for source in sources:
                 if dest_abs == container_path or posixpath.join(dest_abs, posixpath.basename(source)) == container_path:
                     candidate = self.build.context / source
@@ -184,9 +184,6 @@ class _StageReader:
                         return candidate
         fallback = self.build.context / posixpath.basename(container_path)
         return fallback if fallback.is_file() else None
-
-    def workdir_before_run(self) -> str:
-        return self.workdir()
 
     def python_packages(self) -> dict[str, Requirement]:
         declared: dict[str, Requirement] = {}

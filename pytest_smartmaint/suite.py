@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from typing import Any
 
 import pytest
-from _pytest._code.code import ExceptionInfo, TerminalRepr
+from _pytest._code.code import TerminalRepr
+from pytest import ExceptionInfo
 
 from .checks import LIVE_CHECKS, STATIC_CHECKS
 from .checks.base import Case
@@ -48,7 +49,7 @@ class SmartmaintItem(pytest.Function):
             raise
 
     def _attach_logs(self) -> None:
-        live = self._request.getfixturevalue("_smartmaint_live")
+        live: Any = self.funcargs["_smartmaint_live"]
         if self.case.services:
             self.add_report_section("call", f"logs of {', '.join(self.case.services)}", live.runner.logs(self.case.services))
 
