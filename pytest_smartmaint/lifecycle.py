@@ -189,7 +189,7 @@ def live_stack(settings: Settings, model: StackModel) -> Iterator[LiveStack]:
             try:
                 with get_docker_services("docker compose", [str(f) for f in files], name, docker_setup=[],
                                          docker_cleanup=cleanup):
-                    _bring_up(runner, settings.startup_timeout_s)
+                    _bring_up(runner, model, settings.startup_timeout_s)
                     yield LiveStack(model, runner, owned=True, isolation=isolation)
             except (SmartmaintError, KeyboardInterrupt, GeneratorExit):
                 raise
@@ -224,14 +224,34 @@ def _require_running(runner: ComposeRunner, model: StackModel) -> None:
         )
 
 
-def _bring_up(runner: ComposeRunner, timeout_s: int) -> None:
-    result = runner.compose(
-        "up", "--build", "--detach", "--wait", "--wait-timeout", str(timeout_s), timeout=timeout_s + 900
-    )
+def _bring_up(runner: ComposeRunner, model: StackModel, timeout_s: int) -> None:
+    wait = ("--wait", "--wait-timeout", str(timeout_s))
+    result = runner.compose("up", "--build", "--detach", *wait, timeout=timeout_s + 900)
     if result.returncode == 0:
         return
+    finished = _one_shots_done(runner, (result.stdout + result.stderr))
+    if finished:
+        # `up --wait` gives up when a one-shot job exits 0: wait for the long-running services alone
+        others = [s for s in model.project.services if s not in finished]
+        result = runner.compose("up", "--detach", "--no-recreate", *wait, *others, timeout=timeout_s + 60)
+        if result.returncode == 0:
+            return
     output = (result.stdout + result.stderr).strip()
     raise SmartmaintError(explain_up_failure(runner, output))
+
+
+def _one_shots_done(runner: ComposeRunner, output: str) -> set[str]:
+    """Services whose container ran to completion (exit 0), when that is all `up --wait` complains of."""
+    exited = set(re.findall(r"container (\S+) exited \((\d+)\)", output))
+    if not exited or any(code != "0" for _, code in exited) or "unhealthy" in output:
+        return set()
+    states = runner.compose("ps", "--all", "--format", "{{.Name}} {{.Service}} {{.State}} {{.ExitCode}}").stdout
+    done = {}
+    for line in states.splitlines():
+        name, service, state, code = (line.split() + ["", "", "", ""])[:4]
+        done[name] = service if state == "exited" and code == "0" else None
+    services = {done.get(name) for name, _ in exited}
+    return set() if None in services else {s for s in services if s}
 
 
 def failing_build_steps(lines: list[str]) -> list[str]:

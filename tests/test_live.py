@@ -126,3 +126,10 @@ def test_stack_that_never_gets_healthy_is_reported_and_torn_down(tmp_path: Path)
     assert "the stack did not become healthy" in message
     assert "-api-1: status running" in message and "last healthcheck output: model cache not ready" in message
     assert "Traceback" not in result.stdout
+
+
+def test_one_shot_trainer_is_probed_with_compose_run(tmp_path: Path) -> None:
+    """A training job that has exited is probed with `docker compose run --rm`: every check still runs."""
+    result, records = smartmaint(tmp_path, "-k", "live", variant="trainer-one-shot.yml")
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert outcomes(records, "live") == dict.fromkeys(REFERENCE_LIVE, "passed") | dict.fromkeys(REGISTRY_LIVE, "skipped")

@@ -81,13 +81,13 @@ def _live(stack: LiveStack, source: str, label: str) -> None:
     """Ids agree; a file created by one sharer is read, rewritten and removed by the others."""
     server = stack.model.roles.server
     sharers = sorted(
-        ((s, m) for s, m in stack.model.project.sharers(source) if stack.runner.container(s.name)),
+        stack.model.project.sharers(source),  # one-shot services are probed with `docker compose run --rm`
         key=lambda sm: sm[0].name != server,  # the server's user is the reference, when it shares
     )
     if len(sharers) < 2:
         import pytest
 
-        pytest.skip(f"fewer than two running containers share {label}")
+        pytest.skip(f"fewer than two services share {label}")
     ids = {s.name: f"{stack.facts(s.name)['uid']}:{stack.facts(s.name)['gid']}" for s, _ in sharers}
     writable = [(s, m) for s, m in sharers if not m.read_only]
     creator, creator_mount = writable[0]

@@ -147,7 +147,7 @@ def _live(stack: LiveStack, server_mount: Mount) -> None:
         if name == server.service:
             continue
         if stack.runner.container(name) is None:
-            rows.append([name, "(not running)", ""])
+            rows.append([name, "(one-shot, not running: checked with `docker compose run`)", ""])
             continue
         at = [m["Destination"] for m in stack.inspect_mounts(name) if _identity(m) == identity]
         if server_mount.target not in at:
@@ -158,7 +158,7 @@ def _live(stack: LiveStack, server_mount: Mount) -> None:
     unseen = []
     try:
         for name in expected:
-            if name != server.service and stack.runner.container(name) is not None:
+            if name != server.service:  # one-shot services: `docker compose run --rm`, same mounts
                 if stack.shell(name, f"test -f {shlex.quote(sentinel)}").rc != 0:
                     unseen.append(name)
     finally:
