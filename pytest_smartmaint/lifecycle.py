@@ -3,8 +3,8 @@
 pytest-docker's ``get_docker_services`` runs its setup commands *before* its
 ``try/finally``, so a failing ``up`` leaks the stack. Here its setup list is left empty
 and ``up`` runs inside the context, so its cleanup (``down -v``) also runs when bring-up
-fails. SIGTERM is turned into KeyboardInterrupt while the stack exists, so pytest unwinds
-and tears down as it does on Ctrl-C.
+fails. SIGTERM and SIGINT become one KeyboardInterrupt while the stack exists, so pytest
+unwinds and tears down as it does on Ctrl-C, and a second signal cannot cut `down` short.
 """
 
 from __future__ import annotations
@@ -17,114 +17,18 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from pytest_docker.plugin import get_docker_services
 
-from .errors import SmartmaintError
-from .probe import ComposeRunner, ProbeResult
 from .compose_model import compose_base_command
-from .isolation import Isolation, isolate
-from .probe_scripts import AUDIO_ROUNDTRIP, FACTS, LOAD_MODEL, LOAD_REGISTRY, REGISTER_MODEL, REMOVE_SMOKE_MODEL
+from .errors import SmartmaintError
+from .isolation import isolate
+from .live_stack import LiveStack
+from .probe import ComposeRunner
 from .settings import Settings
 from .stack_model import StackModel
-
-
-class LiveStack:
-    """The running stack, and the in-container facts every live check shares.
-
-    Each fact is gathered once per session (one exec per service, run concurrently
-    across services) and remembered with its outcome: a failure is reported by every
-    check that needed it, without paying for it again.
-    """
-
-    def __init__(
-        self, model: StackModel, runner: ComposeRunner, owned: bool, isolation: Isolation | None = None
-    ) -> None:
-        self.model = model
-        self.runner = runner
-        self.owned = owned  # False for --smartmaint-project: never recreate or stop anything
-        self.exclusive = True  # no other process runs checks on it meanwhile (xdist without loadgroup: False)
-        self.isolation = isolation
-        self.smoke_name = f"smartmaint-smoke-{runner.project}"
-        self._memo: dict[str, Any] = {}
-        self._lock = threading.Lock()
-
-    @property
-    def project(self) -> str:
-        return self.runner.project
-
-    def once(self, key: str, compute: Callable[[], Any]) -> Any:
-        with self._lock:
-            if key not in self._memo:
-                try:
-                    self._memo[key] = (True, compute())
-                except Exception as exc:  # remembered, re-raised to every check that needs it
-                    self._memo[key] = (False, exc)
-            ok, value = self._memo[key]
-        if not ok:
-            raise value
-        return value
-
-    def concurrently(self, services: Sequence[str], script: str, arg: Any = None) -> dict[str, ProbeResult]:
-        with ThreadPoolExecutor(max_workers=max(1, len(services))) as pool:
-            futures = {s: pool.submit(self.runner.python, s, script, arg) for s in services}
-            return {s: f.result() for s, f in futures.items()}
-
-    def facts(self, service: str) -> dict[str, Any]:
-        """uid, gid, mounts, packages and a tracking-API probe: one exec per service per session."""
-        services = sorted(self.model.project.services)
-        results = self.once("facts", lambda: self.concurrently(services, FACTS))
-        return results[service].json()  # type: ignore[no-any-return]
-
-    def smoke_model(self) -> dict[str, Any]:
-        """The smoke model, trained and registered once from the training service."""
-        trainer = self.model.roles.trainer
-        if trainer is None:
-            raise SmartmaintError("no training service: no MLflow client image installs mlflow (set smartmaint_trainer)")
-        arg = {"name": self.smoke_name, "experiment": "smartmaint-smoke"}
-        return self.once("smoke", lambda: self.runner.python(trainer, REGISTER_MODEL, arg).json())  # type: ignore[no-any-return]
-
-    def model_loads(self) -> dict[str, ProbeResult]:
-        """models:/NAME/VERSION loaded in every consumer at once."""
-        smoke = self.smoke_model()
-        arg = {"name": self.smoke_name, **smoke}
-        return self.once("loads", lambda: self.concurrently(self.model.roles.consumers, LOAD_MODEL, arg))  # type: ignore[no-any-return]
-
-    def audio_results(self) -> dict[str, ProbeResult]:
-        return self.once("audio", lambda: self.concurrently(self.model.roles.audio, AUDIO_ROUNDTRIP))  # type: ignore[no-any-return]
-
-    def inspect_mounts(self, service: str) -> list[dict[str, Any]]:
-        container = self.runner.container(service)
-        if container is None:
-            return []
-        result = subprocess.run(["docker", "inspect", "--format", "{{json .Mounts}}", container],
-                                capture_output=True, text=True, check=False)
-        return json.loads(result.stdout) if result.returncode == 0 and result.stdout.strip() else []
-
-    def shell(self, service: str, command: str) -> ProbeResult:
-        return self.runner.run(service, command)
-
-    def handle(self, exclusive: bool) -> StackHandle:
-        return StackHandle(self.project, tuple(str(f) for f in self.runner.files), self.owned, exclusive)
-
-    def registry_loads(self) -> dict[str, ProbeResult]:
-        """The latest version of every registered model, loaded in every consumer at once."""
-        arg = {"skip_prefix": "smartmaint-smoke-"}
-        return self.once("registry", lambda: self.concurrently(self.model.roles.consumers, LOAD_REGISTRY, arg))  # type: ignore[no-any-return]
-
-    def remove_smoke_model(self) -> None:
-        """On a stack the plugin did not start: delete what it registered (model, run, artifacts)."""
-        ok, smoke = self._memo.get("smoke", (False, None))
-        trainer = self.model.roles.trainer
-        if ok and trainer:
-            arg = {"name": self.smoke_name, **smoke}
-            self.runner.python(trainer, REMOVE_SMOKE_MODEL, arg).json()
 
 
 def new_project_name() -> str:
@@ -149,21 +53,6 @@ def signals_as_interrupt() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-@dataclass(frozen=True)
-class StackHandle:
-    """What another process (an xdist worker) needs to use a stack this one brought up."""
-
-    project: str
-    files: tuple[str, ...]
-    owned: bool
-    exclusive: bool  # False: other processes run checks on it at the same time
-
-    def attach(self, model: StackModel) -> LiveStack:
-        stack = LiveStack(model, ComposeRunner([Path(f) for f in self.files], self.project), owned=self.owned)
-        stack.exclusive = self.exclusive
-        return stack
 
 
 @contextmanager
@@ -272,13 +161,6 @@ def explain_up_failure(runner: ComposeRunner, output: str) -> str:
             f"the stack's images did not build (project {runner.project}); the failing step:\n"
             + "\n".join(f"  {line}" for line in failing_build_steps(lines))
             + "\nRun `docker compose build` to see the whole build log."
-        )
-    if re.search(r"port is already allocated|address already in use", output):
-        port = re.search(r"(?:0\.0\.0\.0|127\.0\.0\.1|\[::\]):(\d+)", output)
-        what = f"host port {port.group(1)}" if port else "a host port"
-        return (
-            f"{what} that the stack publishes is already taken by another process or container:\n  {lines[-1]}\n"
-            "Stop what holds it (`docker ps`, `ss -ltnp`), or publish on an ephemeral port ('127.0.0.1::PORT')."
         )
     unhealthy = re.findall(r"container (\S+) (?:is unhealthy|exited \(\d+\))", output) or re.findall(
         r"(\S+)\s+Error", output

@@ -133,7 +133,8 @@ class SmartmaintPlugin:
 
     @pytest.fixture(scope="session")
     def _smartmaint_live(self) -> Iterator[Any]:
-        from .lifecycle import StackHandle, live_stack
+        from .lifecycle import live_stack
+        from .live_stack import StackHandle
 
         handle = getattr(self.config, "workerinput", {}).get("smartmaint_stack")
         if handle is not None:  # an xdist worker: the controller brought the stack up once for all

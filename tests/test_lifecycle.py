@@ -119,14 +119,14 @@ def test_user_data_is_untouched_and_fixed_ports_do_not_collide(tmp_path: Path) -
     first, second = tmp_path / "a", tmp_path / "b"
     first.mkdir(), second.mkdir()
     overrides = [user_data_override(first), user_data_override(second)]
-    before = [snapshot(first / "mlflow_data"), snapshot(first / "mlflow_db")]
+    before = [snapshot(d / name) for d in (first, second) for name in ("mlflow_data", "mlflow_db")]
     # two runs side by side: both publish 8000:8000 in the compose files, neither may collide
     processes = [subprocess.Popen(command("-k", "live and (volume-paths or sqlite-backend or uid-mapping)", variant=o),
                                   cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for o in overrides]
     outputs = [p.communicate(timeout=1200)[0] for p in processes]
-    for process, output in zip(processes, outputs):
+    for process, output in zip(processes, outputs, strict=True):
         assert process.returncode == 0, output[-4000:]
-    assert [snapshot(first / "mlflow_data"), snapshot(first / "mlflow_db")] == before
+    assert [snapshot(d / name) for d in (first, second) for name in ("mlflow_data", "mlflow_db")] == before
 
 
 def test_keep_leaves_the_stack_and_says_how_to_remove_it() -> None:

@@ -73,11 +73,11 @@ def test_failure_reads_as_a_diagnosis_not_a_traceback(pytester: pytest.Pytester,
 
 def test_json_report_has_one_record_per_item(pytester: pytest.Pytester, stack: Path) -> None:
     (stack / "override.yml").write_text('services:\n  api:\n    user: "1001:1001"\n')
+    (stack / "out").mkdir()
     result = pytester.runpytest_inprocess(
         "--smartmaint", "--smartmaint-static", "--smartmaint-report", "out/report.json",
         "--smartmaint-compose-file", "docker-compose.test.yml", "--smartmaint-compose-file", "override.yml",
-    ) if (stack / "out").mkdir() is None else None
-    assert result is not None
+    )
     records = json.loads((stack / "out" / "report.json").read_text())
     assert len(records) == result.parseoutcomes()["passed"] + 1 + result.parseoutcomes()["skipped"]
     assert all(set(r) == {"check", "tier", "subject", "outcome", "message", "duration_s"} for r in records)

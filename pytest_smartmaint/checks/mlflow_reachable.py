@@ -12,7 +12,7 @@ from ..stack_model import StackModel
 from .base import Case, fail, not_applicable
 
 if TYPE_CHECKING:
-    from ..lifecycle import LiveStack
+    from ..live_stack import LiveStack
 
 CHECK = "mlflow-reachable"
 LOOPBACK = ("localhost", "127.0.0.1", "0.0.0.0", "::1", "[::1]")

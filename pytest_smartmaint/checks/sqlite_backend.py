@@ -14,7 +14,7 @@ from ..stack_model import StackModel
 from .base import Case, fail, not_applicable
 
 if TYPE_CHECKING:
-    from ..lifecycle import LiveStack
+    from ..live_stack import LiveStack
 
 CHECK = "sqlite-backend"
 

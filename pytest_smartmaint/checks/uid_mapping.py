@@ -12,7 +12,7 @@ from ..stack_model import StackModel
 from .base import Case, fail, table
 
 if TYPE_CHECKING:
-    from ..lifecycle import LiveStack
+    from ..live_stack import LiveStack
 
 CHECK = "uid-mapping"
 
