@@ -52,7 +52,6 @@ def _check_source(model: StackModel, server_mount: Mount) -> None:
     assert server is not None
     root = server.local_artifact_path
     is_store = root is not None and server_mount.covers(root)
-    # where the artifact root lies inside this source, e.g. /mlruns, or /data/mlruns under /data
     what = f"the MLflow artifact store {server_mount.label}" if is_store else f"the MLflow server's volume {server_mount.label}"
     sharers = sorted(model.project.sharers(server_mount.source), key=lambda sm: sm[0].name != server.service)
     differ = [(s, m) for s, m in sharers if m.target != server_mount.target]
@@ -77,7 +76,6 @@ def _check_source(model: StackModel, server_mount: Mount) -> None:
         fail(f"{what[0].upper()}{what[1:]} is mounted at different paths:\n{table(rows)}\n{cause}\n{fixes}")
     if not is_store or root is None:
         return
-    root_in_source = root
     mounted = {s.name: m for s, m in sharers}
     missing = [c for c in model.roles.clients if c not in mounted]
     read_only = [c for c in model.roles.clients if c in mounted and mounted[c].read_only]
@@ -88,7 +86,7 @@ def _check_source(model: StackModel, server_mount: Mount) -> None:
             f"but {'does' if len(missing) == 1 else 'do'} not mount the artifact store {server_mount.label}:\n"
             f"{table(rows)}\n"
             f"The artifact root is a local path ({root}, {server.default_artifact_root.source}), so clients read "
-            f"and write {root_in_source}/... themselves:\nwhat {missing[0]} logs stays inside its container, and "
+            f"and write {root}/... themselves:\nwhat {missing[0]} logs stays inside its container, and "
             f"what others log is missing there (\"No such artifact\" when loading models:/).\n{fixes}"
         )
     if read_only:
