@@ -7,8 +7,6 @@ round trip) is paid once and a failure is reported by every check that needed it
 
 from __future__ import annotations
 
-import json
-import subprocess
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -27,12 +25,13 @@ class LiveStack:
     """The running stack, and the in-container facts every live check shares."""
 
     def __init__(
-        self, model: StackModel, runner: ComposeRunner, owned: bool, isolation: Isolation | None = None
+        self, model: StackModel, runner: ComposeRunner, owned: bool, isolation: Isolation | None = None,
+        exclusive: bool = True,
     ) -> None:
         self.model = model
         self.runner = runner
         self.owned = owned  # False for --smartmaint-project: never recreate or stop anything
-        self.exclusive = True  # no other process runs checks on it meanwhile (xdist without loadgroup: False)
+        self.exclusive = exclusive  # no other process runs checks on it meanwhile (xdist without loadgroup: False)
         self.isolation = isolation
         self.smoke_name = f"smartmaint-smoke-{runner.project}"
         self._memo: dict[str, Any] = {}
@@ -82,14 +81,6 @@ class LiveStack:
     def audio_results(self) -> dict[str, ProbeResult]:
         return self.once("audio", lambda: self.concurrently(self.model.roles.audio, AUDIO_ROUNDTRIP))  # type: ignore[no-any-return]
 
-    def inspect_mounts(self, service: str) -> list[dict[str, Any]]:
-        container = self.runner.container(service)
-        if container is None:
-            return []
-        result = subprocess.run(["docker", "inspect", "--format", "{{json .Mounts}}", container],
-                                capture_output=True, text=True, check=False)
-        return json.loads(result.stdout) if result.returncode == 0 and result.stdout.strip() else []
-
     def shell(self, service: str, command: str) -> ProbeResult:
         return self.runner.run(service, command)
 
@@ -120,6 +111,5 @@ class StackHandle:
     exclusive: bool  # False: other processes run checks on it at the same time
 
     def attach(self, model: StackModel) -> LiveStack:
-        stack = LiveStack(model, ComposeRunner([Path(f) for f in self.files], self.project), owned=self.owned)
-        stack.exclusive = self.exclusive
-        return stack
+        runner = ComposeRunner([Path(f) for f in self.files], self.project)
+        return LiveStack(model, runner, owned=self.owned, exclusive=self.exclusive)

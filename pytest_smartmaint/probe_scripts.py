@@ -16,7 +16,7 @@ with open("/proc/self/mountinfo") as f:
     for line in f:
         left, _, right = line.partition(" - ")
         fields, fs = left.split(), right.split()
-        out["mounts"].append({"target": fields[4], "root": fields[3], "ro": "ro" in fields[5].split(","),
+        out["mounts"].append({"target": fields[4], "source": fields[2] + ":" + fields[3], "ro": "ro" in fields[5].split(","),
                               "fstype": fs[0] if fs else ""})
 for name in ("mlflow", "mlflow-skinny", "scikit-learn", "skops", "numpy", "librosa", "resampy", "soundfile", "numba"):
     try:

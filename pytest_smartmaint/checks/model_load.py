@@ -21,10 +21,6 @@ if TYPE_CHECKING:
 CHECK = "model-load"
 
 
-def static_cases(model: StackModel) -> list[Case]:
-    return []
-
-
 def live_cases(model: StackModel) -> list[Case]:
     if model.server is None or not model.roles.consumers:
         return [not_applicable(CHECK, "live", "no MLflow server and model consumer in the compose project")]

@@ -38,11 +38,6 @@ def _check(model: StackModel) -> None:
     service = model.service(server.service)
     directory = posixpath.dirname(path)
     setting = f"{server.backend_store_uri.value} ({server.backend_store_uri.source})"
-    fix_mount = (
-        f"Fix, in service {server.service}:\n"
-        f"    command: mlflow server --backend-store-uri sqlite:///{directory} ...   (four slashes: absolute path)\n"
-        f"    volumes:\n      - ./mlflow_db:{directory}"
-    )
     mount = service.mount_covering(path)
     if mount is None:
         default_note = (
@@ -51,9 +46,13 @@ def _check(model: StackModel) -> None:
             if server.backend_store_uri.source == "MLflow default"
             else ""
         )
-        fix = fix_mount.replace(f"sqlite:///{directory}", "sqlite:////mlflow_db/mlflow.db").replace(
-            f"./mlflow_db:{directory}", "./mlflow_db:/mlflow_db"
-        ) if directory in ("/", server.workdir) else fix_mount.replace(f"sqlite:///{directory}", f"sqlite:///{path}")
+        # a db in / or the working directory gets a directory of its own; otherwise mount the one it is in
+        db_dir, db_path = ("/mlflow_db", "/mlflow_db/mlflow.db") if directory in ("/", server.workdir) else (directory, path)
+        fix = (
+            f"Fix, in service {server.service}:\n"
+            f"    command: mlflow server --backend-store-uri sqlite:///{db_path} ...   (four slashes: absolute path)\n"
+            f"    volumes:\n      - ./mlflow_db:{db_dir}"
+        )
         fail(
             f"The MLflow backend store {setting} is the file {path} in {server.service}, on no mount.{default_note}\n"
             f"The registry lives in the container's writable layer: every registered model and run is lost when "

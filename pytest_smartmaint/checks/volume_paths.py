@@ -123,31 +123,25 @@ def live_cases(model: StackModel) -> list[Case]:
     ]
 
 
-def _identity(mount: dict[str, str]) -> str:
-    return mount.get("Name") or mount.get("Source") or ""
-
-
 def _live(stack: LiveStack, server_mount: Mount) -> None:
-    """Inspected mounts agree, and a sentinel written through the server is seen at the same path by all."""
+    """Mounts (from each container's /proc/self/mountinfo) agree, and a sentinel written through the
+    server is seen at the same path by all: read through the containers, so a remote engine works too."""
     model = stack.model
     server = model.server
     assert server is not None
     root = server.local_artifact_path
     is_store = root is not None and server_mount.covers(root)
-    server_side = next((m for m in stack.inspect_mounts(server.service) if m.get("Destination") == server_mount.target), None)
+    server_side = next((m for m in stack.facts(server.service)["mounts"] if m["target"] == server_mount.target), None)
     if server_side is None:
         fail(f"{server.service} is running without a mount at {server_mount.target} (compose declares {server_mount.label}); "
              "was it started from another compose file? Recreate it: docker compose up -d --force-recreate")
-    identity = _identity(server_side)
+    identity = server_side["source"]  # device and path within it: the same for every container mounting it
     expected = sorted({s.name for s, _ in model.project.sharers(server_mount.source)} | (set(model.roles.clients) if is_store else set()))
     rows, wrong = [], []
     for name in expected:
         if name == server.service:
             continue
-        if stack.runner.container(name) is None:
-            rows.append([name, "(one-shot, not running: checked with `docker compose run`)", ""])
-            continue
-        at = [m["Destination"] for m in stack.inspect_mounts(name) if _identity(m) == identity]
+        at = [m["target"] for m in stack.facts(name)["mounts"] if m["source"] == identity]
         if server_mount.target not in at:
             wrong.append(name)
         rows.append([name, ", ".join(at) or "(not mounted)", "" if server_mount.target in at else "<- differs"])
@@ -156,7 +150,7 @@ def _live(stack: LiveStack, server_mount: Mount) -> None:
     unseen = []
     try:
         for name in expected:
-            if name != server.service:  # one-shot services: `docker compose run --rm`, same mounts
+            if name != server.service:
                 if stack.shell(name, f"test -f {shlex.quote(sentinel)}").rc != 0:
                     unseen.append(name)
     finally:
@@ -169,7 +163,7 @@ def _live(stack: LiveStack, server_mount: Mount) -> None:
         fixes = "\n".join(_fix(model, n, server_mount, server_mount.target) for n in dict.fromkeys(wrong + unseen))
         fail(
             f"{what} {server_mount.label} is not at {server_mount.target} in every container that needs it "
-            f"(running containers, as inspected):\n{table([[server.service, server_mount.target, 'server'], *rows])}\n"
+            f"(as seen inside each container):\n{table([[server.service, server_mount.target, 'server'], *rows])}\n"
             f"A file written through {server.service} at {sentinel} was not found by: {', '.join(unseen) or '-'}.\n"
             + (f"MLflow records absolute artifact paths under {root}, so these services cannot read or write the models "
                f"others log (\"No such artifact\").\n" if is_store else "")
