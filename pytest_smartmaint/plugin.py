@@ -6,7 +6,7 @@ run, and no Docker command is made.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -15,11 +15,14 @@ from .errors import SmartmaintError
 from .settings import Settings, project_name, report_path
 
 if TYPE_CHECKING:
+    from .live_stack import LiveStack
     from .stack_model import StackModel
 
 pytest.register_assert_rewrite("pytest_smartmaint.checks")
 
 HELP_NEEDS_ON = "Only with --smartmaint."
+PLUGIN_KEY = pytest.StashKey["SmartmaintPlugin"]()
+COLLECTOR = "smartmaint"  # the suite's collector: every item's node id starts with it
 SMARTMAINT_OPTIONS = ("smartmaint_compose_files", "smartmaint_static", "smartmaint_project", "smartmaint_keep", "smartmaint_report")
 
 
@@ -67,8 +70,12 @@ def pytest_configure(config: pytest.Config) -> None:
         model = build_model(settings)
     except SmartmaintError as exc:
         raise pytest.UsageError(f"pytest-smartmaint: {exc}") from None
-    plugin = SmartmaintPlugin(config, settings, model)
+    plugin = SmartmaintPlugin(config, settings, model, _take_node_id_args(config))
+    config.stash[PLUGIN_KEY] = plugin
     config.pluginmanager.register(plugin, "smartmaint-suite")
+    from . import fixtures
+
+    config.pluginmanager.register(fixtures, "smartmaint-fixtures")
     if config.pluginmanager.hasplugin("xdist") and not settings.static_only:
         from .xdist_support import XdistController
 
@@ -79,13 +86,29 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(JsonReport(settings.report), "smartmaint-report")
 
 
+def _take_node_id_args(config: pytest.Config) -> tuple[str, ...]:
+    """Command-line arguments that name suite items (``smartmaint::uid-mapping[static-./data]``).
+
+    They are no paths, so pytest would reject them: they are taken out of ``config.args`` and
+    applied as a selection after collection. xdist workers reparse the original arguments, so
+    they take the same selection.
+    """
+    ours = tuple(a for a in config.args if (a == COLLECTOR or a.startswith(f"{COLLECTOR}::"))
+                 and not (config.invocation_params.dir / a.split("::")[0]).exists())
+    if ours:
+        config.args[:] = [a for a in config.args if a not in ours]
+    return ours
+
+
 class SmartmaintPlugin:
-    def __init__(self, config: pytest.Config, settings: Settings, model: StackModel) -> None:
+    def __init__(self, config: pytest.Config, settings: Settings, model: StackModel,
+                 node_ids: tuple[str, ...] = ()) -> None:
         self.config = config
+        self.node_ids = node_ids  # suite items named on the command line
         self.settings = settings
         self.model = model
-        self.shared_stack: Any = None  # a stack brought up once for all xdist workers (controller side)
-        self.kept: Any = None  # the LiveStack left running by --smartmaint-keep
+        self.shared_stack: LiveStack | None = None  # brought up once for all xdist workers (controller side)
+        self.kept: LiveStack | None = None  # left running by --smartmaint-keep
 
     @pytest.hookimpl(wrapper=True)
     def pytest_make_collect_report(self, collector: pytest.Collector) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
@@ -94,10 +117,34 @@ class SmartmaintPlugin:
             from .suite import SmartmaintCollector
 
             report.result.append(
-                SmartmaintCollector.from_parent(collector, name="smartmaint", nodeid="smartmaint",
+                SmartmaintCollector.from_parent(collector, name=COLLECTOR, nodeid=COLLECTOR,
                                                 model=self.model, settings=self.settings)
             )
         return report
+
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        if not self.node_ids:
+            return
+        matched: set[str] = set()
+
+        def selected(item: pytest.Item) -> bool:
+            if not item.nodeid.startswith(f"{COLLECTOR}::"):
+                return True  # the user's own tests, named by path as usual
+            hits = {a for a in self.node_ids if a == COLLECTOR or item.nodeid == a
+                    or item.nodeid.startswith((a + "[", a + "::"))}
+            matched.update(hits)
+            return bool(hits)
+
+        deselected = [item for item in items if not selected(item)]
+        unmatched = [a for a in self.node_ids if a not in matched]
+        if unmatched:
+            raise pytest.UsageError(
+                f"no smartmaint item has the node id {', '.join(unmatched)}. "
+                "List the suite's ids with: pytest --smartmaint --co -q -m smartmaint"
+            )
+        if deselected:
+            config.hook.pytest_deselected(items=deselected)
+            items[:] = [item for item in items if item not in deselected]
 
     def pytest_report_header(self) -> list[str]:
         s, m = self.settings, self.model
@@ -126,33 +173,6 @@ class SmartmaintPlugin:
             )
         lines.append(f"smartmaint: reproduce with: {s.reproduce_line()}")
         return lines
-
-    @pytest.fixture(scope="session")
-    def _smartmaint_model(self) -> StackModel:
-        return self.model
-
-    @pytest.fixture(scope="session")
-    def _smartmaint_live(self) -> Iterator[Any]:
-        from .lifecycle import live_stack
-        from .live_stack import StackHandle
-
-        handle = getattr(self.config, "workerinput", {}).get("smartmaint_stack")
-        if handle is not None:  # an xdist worker: the controller brought the stack up once for all
-            yield StackHandle(**handle).attach(self.model)
-            return
-        if self.shared_stack is not None:
-            yield self.shared_stack
-            return
-        failure = None
-        try:
-            with live_stack(self.settings, self.model) as stack:
-                if self.settings.keep:
-                    self.kept = stack
-                yield stack
-        except SmartmaintError as exc:
-            failure = str(exc)
-        if failure is not None:  # outside the except block: no chained traceback in the report
-            pytest.fail(failure, pytrace=False)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.kept is None:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 from _pytest._code.code import TerminalRepr
+from _pytest.python import CallSpec
 from pytest import ExceptionInfo
 
 from .checks import LIVE_CHECKS, STATIC_CHECKS
@@ -21,12 +22,15 @@ from .settings import Settings
 from .stack_model import StackModel
 from .xdist_support import LIVE_GROUP
 
+if TYPE_CHECKING:
+    from .live_stack import LiveStack
+
 
 def _run_static(_smartmaint_model: StackModel, *, case: Case) -> None:
     case.run(_smartmaint_model)
 
 
-def _run_live(_smartmaint_live: Any, *, case: Case) -> None:
+def _run_live(_smartmaint_live: LiveStack, *, case: Case) -> None:
     case.run(_smartmaint_live)
 
 
@@ -49,7 +53,7 @@ class SmartmaintItem(pytest.Function):
             raise
 
     def _attach_logs(self) -> None:
-        live: Any = self.funcargs["_smartmaint_live"]
+        live = cast("LiveStack", self.funcargs["_smartmaint_live"])
         if self.case.services:
             self.add_report_section("call", f"logs of {', '.join(self.case.services)}", live.runner.logs(self.case.services))
 
@@ -60,6 +64,15 @@ class SmartmaintItem(pytest.Function):
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         return self.path, None, f"smartmaint::{self.name}"
+
+
+def _callspec(case: Case) -> CallSpec:
+    """The item's ``[<tier>-<subject>]``, as pytest's own parametrization records it.
+
+    pytest >= 9.2 builds a Function's node id from ``originalname`` and the callspec's ids,
+    and ``--lf``/selection compare those parts: a name with the brackets glued on is not enough.
+    """
+    return CallSpec(_idlist=(f"{case.tier}-{case.subject}",))
 
 
 class SmartmaintCollector(pytest.Collector):
@@ -74,7 +87,8 @@ class SmartmaintCollector(pytest.Collector):
         for case in cases(self.model, self.settings):
             runner = _run_live if case.tier == "live" else _run_static
             item = SmartmaintItem.from_parent(
-                self, name=case.name, callobj=functools.partial(runner, case=case), originalname=case.check
+                self, name=case.name, originalname=case.check, callspec=_callspec(case),
+                callobj=functools.partial(runner, case=case),
             )
             item.case = case
             item.add_marker("smartmaint")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
+from xml.etree import ElementTree
 from pathlib import Path
 
 import pytest
@@ -88,10 +90,55 @@ def test_json_report_has_one_record_per_item(pytester: pytest.Pytester, stack: P
     assert skipped and all(r["message"] for r in skipped)
 
 
-def test_junitxml_reports_the_items(pytester: pytest.Pytester, stack: Path) -> None:
+def collected_ids(pytester: pytest.Pytester, *args: str) -> list[str]:
+    result = pytester.runpytest_inprocess("--smartmaint", "--collect-only", "-q", "-m", "smartmaint", *args)
+    return [line for line in result.outlines if line.startswith("smartmaint::")]
+
+
+def test_every_item_has_its_own_documented_node_id(pytester: pytest.Pytester, stack: Path) -> None:
+    ids = collected_ids(pytester)
+    assert len(ids) == len(set(ids)) > 11
+    assert all(re.fullmatch(r"smartmaint::[a-z-]+\[(static|live)-[^\]]+\]", i) for i in ids), ids
+
+
+def test_junitxml_names_each_item_by_its_id(pytester: pytest.Pytester, stack: Path) -> None:
+    ids = collected_ids(pytester, "--smartmaint-static")
     pytester.runpytest_inprocess("--smartmaint", "--smartmaint-static", "--junitxml=junit.xml")
-    xml = (stack / "junit.xml").read_text()
-    assert 'classname="smartmaint" name="sqlite-backend[static-mlflow]"' in xml
+    cases = ElementTree.parse(stack / "junit.xml").getroot().iter("testcase")
+    assert [f"{c.get('classname')}::{c.get('name')}" for c in cases] == ids
+
+
+def test_verbose_progress_counts_each_item_once(pytester: pytest.Pytester, stack: Path) -> None:
+    result = pytester.runpytest_inprocess("--smartmaint", "--smartmaint-static", "-v")
+    lines = [line for line in result.outlines if line.startswith("smartmaint::")]
+    assert len(lines) == len(set(lines)) == len(collected_ids(pytester, "--smartmaint-static"))
+    assert lines[-1].endswith("[100%]")
+
+
+def test_lf_reruns_exactly_the_item_that_failed(pytester: pytest.Pytester, stack: Path) -> None:
+    (stack / "override.yml").write_text('services:\n  api:\n    user: "1001:1001"\n')
+    args = ("--smartmaint", "--smartmaint-static", "--smartmaint-compose-file", "docker-compose.test.yml",
+            "--smartmaint-compose-file", "override.yml", "-v")
+    pytester.runpytest_inprocess(*args).assert_outcomes(failed=1, passed=9, skipped=1)
+    rerun = pytester.runpytest_inprocess(*args, "--lf")
+    rerun.assert_outcomes(failed=1)
+    rerun.stdout.fnmatch_lines(["run-last-failure: rerun previous 1 failure",
+                                "smartmaint::uid-mapping[[]static-./mlflow_data[]] FAILED*"])
+
+
+def test_an_item_is_selected_by_its_node_id(pytester: pytest.Pytester, stack: Path) -> None:
+    result = pytester.runpytest_inprocess("--smartmaint", "--smartmaint-static", "-v",
+                                          "smartmaint::sqlite-backend[static-mlflow]", "smartmaint::audio-deps")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["smartmaint::sqlite-backend[[]static-mlflow[]] PASSED*",
+                                 "smartmaint::audio-deps[[]static-api[]] PASSED*",
+                                 "smartmaint::audio-deps[[]static-trainer[]] PASSED*"])
+
+
+def test_a_node_id_that_names_no_item_is_a_usage_error(pytester: pytest.Pytester, stack: Path) -> None:
+    result = pytester.runpytest_inprocess("--smartmaint", "--smartmaint-static", "smartmaint::uid-mapping[static-./nope]")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*no smartmaint item has the node id smartmaint::uid-mapping[[]static-./nope[]]*"])
 
 
 def test_header_says_where_settings_and_roles_come_from(pytester: pytest.Pytester, stack: Path) -> None:

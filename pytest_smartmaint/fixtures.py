@@ -1,0 +1,73 @@
+"""The suite's fixtures: module-level functions, registered only when --smartmaint is on.
+
+A stack that cannot come up is diagnosed once: the first live item that needs it reports
+the whole diagnosis as its setup error, every later one points to that item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import pytest
+
+from .errors import SmartmaintError
+from .plugin import PLUGIN_KEY
+from .stack_model import StackModel
+
+if TYPE_CHECKING:  # the live stack's modules are imported only when a live item runs
+    from .live_stack import LiveStack
+
+
+@dataclass
+class BringUpFailure:
+    """Why the stack could not be had, and which item reported it in full."""
+
+    message: str
+    reported_by: list[str] = field(default_factory=list)
+
+
+@pytest.fixture(scope="session")
+def _smartmaint_model(request: pytest.FixtureRequest) -> StackModel:
+    return request.config.stash[PLUGIN_KEY].model
+
+
+@pytest.fixture(scope="session")
+def _smartmaint_session_stack(request: pytest.FixtureRequest) -> Iterator[LiveStack | BringUpFailure]:
+    from .lifecycle import live_stack
+    from .live_stack import StackHandle
+
+    plugin = request.config.stash[PLUGIN_KEY]
+    handle = getattr(request.config, "workerinput", {}).get("smartmaint_stack")
+    if handle is not None:  # an xdist worker: the controller brought the stack up once for all
+        yield StackHandle(**handle).attach(plugin.model)
+        return
+    if plugin.shared_stack is not None:
+        yield plugin.shared_stack
+        return
+    up = False
+    try:
+        with live_stack(plugin.settings, plugin.model) as stack:
+            if plugin.settings.keep:
+                plugin.kept = stack
+            up = True
+            yield stack
+        return
+    except SmartmaintError as exc:
+        if up:  # teardown itself failed: say so once, at the end of the session
+            pytest.fail(str(exc), pytrace=False)
+        failure = BringUpFailure(str(exc))
+    yield failure
+
+
+@pytest.fixture
+def _smartmaint_live(request: pytest.FixtureRequest, _smartmaint_session_stack: LiveStack | BringUpFailure) -> LiveStack:
+    stack = _smartmaint_session_stack
+    if isinstance(stack, BringUpFailure):
+        if stack.reported_by:
+            pytest.fail(f"the stack could not be brought up; the diagnosis is reported once, "
+                        f"at {stack.reported_by[0]}", pytrace=False)
+        stack.reported_by.append(request.node.nodeid)
+        pytest.fail(stack.message, pytrace=False)
+    return stack
