@@ -11,14 +11,15 @@ import json
 import os
 import re
 import shutil
-import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import commands
 from .errors import SmartmaintError
 
+CONFIG_TIMEOUT_S = 60  # `docker compose config` needs no engine: it takes ~0.1 s
 ENV_EXAMPLE_NAMES = (".env.example", ".env.sample", ".env.template", "env.example", ".env.dist")
 
 
@@ -29,6 +30,7 @@ class Mount:
     target: str
     read_only: bool
     label: str  # how a user writes the source: "./mlflow_data" or "mlflow_data"
+    declared_in: str = "volumes"  # the service's key that declares it: "volumes" or "tmpfs"
 
     def covers(self, path: str) -> bool:
         """Whether ``path`` inside the container lies on this mount."""
@@ -50,6 +52,7 @@ class Build:
     dockerfile: Path
     args: Mapping[str, str]
     target: str | None
+    inline: str | None = None  # `dockerfile_inline`: the Dockerfile's text, no file
 
 
 @dataclass(frozen=True)
@@ -111,9 +114,7 @@ def load_project(files: Sequence[Path], env: Mapping[str, str] | None = None) ->
             )
     command = compose_base_command(files) + ["config", "--format", "json"]
     try:
-        result = subprocess.run(
-            command, capture_output=True, text=True, env=dict(env) if env is not None else None, check=False
-        )
+        result = commands.run(command, timeout=CONFIG_TIMEOUT_S, env=env)
     except FileNotFoundError:
         result = None
     if result is None or result.returncode != 0:
@@ -133,9 +134,7 @@ def ensure_compose_v2() -> None:
             "the docker CLI is not on PATH. pytest-smartmaint reads the stack with "
             "`docker compose config`: install the docker CLI and the Compose v2 plugin."
         )
-    probe = subprocess.run(
-        ["docker", "compose", "version", "--short"], capture_output=True, text=True, check=False
-    )
+    probe = commands.run(["docker", "compose", "version", "--short"], timeout=CONFIG_TIMEOUT_S)
     version = probe.stdout.strip().lstrip("v")
     if probe.returncode != 0 or not version[:1].isdigit() or int(version.split(".")[0]) < 2:
         v1 = " (only the end-of-life docker-compose v1 is installed)" if shutil.which("docker-compose") else ""
@@ -195,6 +194,7 @@ def _parse_service(name: str, spec: Mapping[str, Any], directory: Path) -> Servi
             dockerfile=dockerfile if dockerfile.is_absolute() else context / dockerfile,
             args={k: str(v) for k, v in (build_spec.get("args") or {}).items() if v is not None},
             target=build_spec.get("target"),
+            inline=build_spec.get("dockerfile_inline"),
         )
     aliases = {name}
     for key in ("container_name", "hostname"):
@@ -212,7 +212,8 @@ def _parse_service(name: str, spec: Mapping[str, Any], directory: Path) -> Servi
         command=_argv(spec.get("command")),
         entrypoint=_argv(spec.get("entrypoint")),
         depends_on=tuple(sorted(depends)),
-        mounts=tuple(_parse_mount(m, directory) for m in spec.get("volumes") or []),
+        mounts=tuple(_parse_mount(name, m, directory) for m in spec.get("volumes") or [])
+        + tuple(_tmpfs_mount(name, entry) for entry in _as_list(spec.get("tmpfs"))),
         working_dir=spec.get("working_dir"),
         aliases=frozenset(aliases),
         has_healthcheck=bool(spec.get("healthcheck")) and not (spec.get("healthcheck") or {}).get("disable"),
@@ -233,8 +234,24 @@ def _argv(value: Any) -> tuple[str, ...] | None:
     return tuple(str(v).replace("$$", "$") for v in items)
 
 
-def _parse_mount(spec: Mapping[str, Any], directory: Path) -> Mount:
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def _tmpfs_mount(service: str, entry: str, declared_in: str = "tmpfs") -> Mount:
+    """A ``tmpfs:`` entry (``/path[:options]``): memory of this one container, wiped at every stop."""
+    target = os.path.normpath(entry.split(":", 1)[0])
+    label = f"(tmpfs at {target})"
+    return Mount(kind="tmpfs", source=f"{label} of {service}", target=target, read_only=False, label=label,
+                 declared_in=declared_in)
+
+
+def _parse_mount(service: str, spec: Mapping[str, Any], directory: Path) -> Mount:
     kind = str(spec.get("type", "volume"))
+    if kind == "tmpfs":
+        return _tmpfs_mount(service, str(spec.get("target", "")), declared_in="volumes")
     source = str(spec.get("source", ""))
     label = source
     if kind == "bind":
@@ -243,8 +260,9 @@ def _parse_mount(spec: Mapping[str, Any], directory: Path) -> Mount:
             label = "." if str(relative) == "." else f"./{relative.as_posix()}"
         except ValueError:
             label = source
-    elif not source:
-        label = source = f"(anonymous volume at {spec.get('target')})"
+    elif not source:  # an anonymous volume belongs to its one container
+        label = f"(anonymous volume at {spec.get('target')})"
+        source = f"{label} of {service}"
     return Mount(
         kind=kind,
         source=source,

@@ -7,6 +7,7 @@ Python dependency files it installs from, and reads those files' declared packag
 
 from __future__ import annotations
 
+import io
 import json
 import posixpath
 import re
@@ -28,6 +29,39 @@ _SHELL_SPLIT = re.compile(r"&&|\|\||;|\|")
 
 
 @dataclass(frozen=True)
+class Account:
+    """A user that a Dockerfile creates; None where the command leaves the id to the system."""
+
+    uid: str | None
+    gid: str | None
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a container runs as: numeric ids where known, and the text they were resolved from."""
+
+    uid: str | None
+    gid: str | None
+    spec: str
+
+    def __str__(self) -> str:
+        if self.spec == f"{self.uid}:{self.gid}" or self.spec == self.uid:
+            return self.spec
+        known = ":".join(x for x in (self.uid, self.gid) if x is not None)
+        return f"{self.spec} ({known})" if self.uid is not None else self.spec
+
+
+WELL_KNOWN_USERS = {"root": Account("0", "0"), "nobody": Account("65534", "65534")}
+WELL_KNOWN_GROUPS = {"root": "0", "nogroup": "65534"}
+# Bases whose images run as root unless a Dockerfile says otherwise (official and common ML bases).
+ROOT_BASES = re.compile(
+    r"^(docker\.io/)?(library/)?(python|debian|ubuntu|alpine|busybox|buildpack-deps|fedora|rockylinux|"
+    r"continuumio/[^:]+|condaforge/[^:]+|mambaorg/micromamba|nvidia/cuda|pytorch/pytorch|tensorflow/tensorflow|"
+    r"ghcr\.io/mlflow/mlflow|scratch)(:|@|$)"
+)
+
+
+@dataclass(frozen=True)
 class ImageFacts:
     dockerfile: Path
     base_image: str
@@ -41,6 +75,9 @@ class ImageFacts:
     dependency_files: tuple[Path, ...] = field(default=())
     removed_python_packages: frozenset[str] = frozenset()  # `pip uninstall`ed in this stage
     sets_workdir: bool = True
+    users: Mapping[str, Account] = field(default_factory=dict)  # created by useradd/adduser in its stages
+    groups: Mapping[str, str] = field(default_factory=dict)  # group name -> gid (groupadd/addgroup)
+    base_runs_as_root: bool = True  # no USER anywhere: the base image's user, root for well-known bases
 
     def declares(self, package: str) -> bool:
         return canonicalize_name(package) in self.python_packages
@@ -58,51 +95,139 @@ class ImageFacts:
             system_packages=parent.system_packages | self.system_packages,
             python_packages={**kept, **self.python_packages},
             dependency_files=parent.dependency_files + self.dependency_files,
+            users={**parent.users, **self.users},
+            groups={**parent.groups, **self.groups},
+            base_runs_as_root=parent.base_runs_as_root,
         )
 
+    @staticmethod
+    def resolve_plain(spec: str) -> Identity:
+        """``user:`` on a service whose image is not read here: numeric ids and root only."""
+        user, _, group = spec.partition(":")
+        account = WELL_KNOWN_USERS.get(user)
+        uid = user if user.isdigit() else (account.uid if account else None)
+        gid = (group if group.isdigit() else WELL_KNOWN_GROUPS.get(group)) if group else (account.gid if account else None)
+        return Identity(uid=uid, gid=gid, spec=spec)
 
-def read_image_facts(build: Build) -> ImageFacts:
-    if not build.dockerfile.is_file():
+    def resolve_user(self, spec: str) -> Identity:
+        """``USER``/``user:`` text (``name``, ``uid``, ``name:group``) as numeric ids where the files tell."""
+        user, _, group = spec.partition(":")
+        account = WELL_KNOWN_USERS.get(user) or self.users.get(user) or next(
+            (a for a in self.users.values() if user.isdigit() and a.uid == user), None)
+        uid = user if user.isdigit() else (account.uid if account else None)
+        gid: str | None = None
+        if group:
+            gid = group if group.isdigit() else (self.groups.get(group) or WELL_KNOWN_GROUPS.get(group))
+        elif account is not None:
+            gid = account.gid
+        return Identity(uid=uid, gid=gid, spec=spec)
+
+
+def read_image_facts(build: Build, service: str) -> ImageFacts:
+    if build.inline is not None:
+        text = build.inline
+    elif build.dockerfile.is_file():
+        text = build.dockerfile.read_text(encoding="utf-8", errors="replace")
+    else:
         raise SmartmaintError(
-            f"the Dockerfile {build.dockerfile} named by a build section does not exist; "
+            f"service {service}: the Dockerfile {build.dockerfile} named by its build section does not exist; "
             "fix `build.dockerfile` (it is relative to `build.context`)."
         )
+    # fileobj, not path: dockerfile-parse takes a path that does not end in "Dockerfile"
+    # (Dockerfile.ml, ml.Dockerfile) for a directory.
     parser = DockerfileParser(
-        path=str(build.dockerfile), build_args=dict(build.args), env_replace=True, cache_content=True
+        fileobj=io.BytesIO(text.encode("utf-8")), build_args=dict(build.args), env_replace=True, cache_content=True
     )
-    stage = _final_stage(parser.structure, build.target)
-    facts = _StageReader(build, stage)
-    python_packages = facts.python_packages()
+    stages = _stages(parser.structure)
+    chain = _chain(stages, build.target)
+    readers = [_StageReader(build, stage.body) for stage in chain]
+    python_packages: dict[str, Requirement] = {}
+    installers = [_StageReader(build, stage.body) for stage in _copied_from(stages, chain)] + readers
+    for reader in installers:
+        for name, requirement in reader.python_packages().items():
+            python_packages[name] = requirement
+        for name in reader.removed:
+            python_packages.pop(name, None)
+    dependency_files = tuple(dict.fromkeys(f for r in installers for f in r.dependency_files))
+    users: dict[str, Account] = {}
+    groups: dict[str, str] = {}
+    for reader in readers:
+        reader.accounts(users, groups)
     return ImageFacts(
         dockerfile=build.dockerfile,
-        base_image=parser.baseimage or "",
-        cmd=facts.exec_form("CMD"),
-        entrypoint=facts.exec_form("ENTRYPOINT"),
+        base_image=chain[0].base,
+        cmd=next((c for r in reversed(readers) if (c := r.exec_form("CMD")) is not None), None),
+        entrypoint=next((e for r in reversed(readers) if (e := r.exec_form("ENTRYPOINT")) is not None), None),
         env=dict(parser.envs),
-        user=facts.last("USER"),
-        workdir=facts.workdir(),
-        system_packages=frozenset(facts.system_packages()),
+        user=next((u for r in reversed(readers) if (u := r.last("USER")) is not None), None),
+        workdir=_workdir(readers),
+        system_packages=frozenset(p for r in readers for p in r.system_packages()),
         python_packages=python_packages,
-        dependency_files=tuple(facts.dependency_files),
-        removed_python_packages=frozenset(facts.removed),
-        sets_workdir=facts.last("WORKDIR") is not None,
+        dependency_files=dependency_files,
+        removed_python_packages=frozenset(n for r in readers for n in r.removed),
+        sets_workdir=any(r.last("WORKDIR") is not None for r in readers),
+        users=users,
+        groups=groups,
+        base_runs_as_root=bool(ROOT_BASES.match(chain[0].base)),
     )
 
 
-def _final_stage(structure: list[dict[str, str]], target: str | None) -> list[dict[str, str]]:
-    stages: list[tuple[str | None, list[dict[str, str]]]] = []
+@dataclass(frozen=True)
+class _Stage:
+    name: str | None
+    base: str  # the FROM image, or the name of an earlier stage
+    body: list[dict[str, str]]
+
+
+def _stages(structure: list[dict[str, str]]) -> list[_Stage]:
+    stages: list[_Stage] = []
     for instruction in structure:
         if instruction["instruction"] == "FROM":
-            words = instruction["value"].split()
+            words = [w for w in instruction["value"].split() if not w.startswith("--")]
             name = words[2] if len(words) >= 3 and words[1].lower() == "as" else None
-            stages.append((name, []))
+            stages.append(_Stage(name, words[0] if words else "", []))
         elif stages:
-            stages[-1][1].append(instruction)
-    if target:
-        for name, body in stages:
-            if name == target:
-                return body
-    return stages[-1][1] if stages else []
+            stages[-1].body.append(instruction)
+    return stages or [_Stage(None, "", [])]
+
+
+def _chain(stages: list[_Stage], target: str | None) -> list[_Stage]:
+    """The built stage (the target, else the last) and the stages it is FROM, oldest first."""
+    by_name = {s.name: s for s in stages if s.name}
+    stage = by_name.get(target or "", stages[-1])
+    chain = [stage]
+    while stage.base in by_name and by_name[stage.base] not in chain:
+        stage = by_name[stage.base]
+        chain.insert(0, stage)
+    return chain
+
+
+def _copied_from(stages: list[_Stage], chain: list[_Stage]) -> list[_Stage]:
+    """Stages whose files the chain copies (``COPY --from=builder /opt/venv ...``), with their own chains."""
+    by_name = {s.name: s for s in stages if s.name}
+    by_index = {str(i): s for i, s in enumerate(stages)}
+    found: list[_Stage] = []
+    todo = list(chain)
+    while todo:
+        for instruction in todo.pop().body:
+            if instruction["instruction"] not in ("COPY", "ADD"):
+                continue
+            for word in instruction["value"].split():
+                source = by_name.get(word[7:]) or by_index.get(word[7:]) if word.startswith("--from=") else None
+                if source is None:
+                    continue
+                for stage in _chain(stages, source.name) if source.name else [source]:
+                    if stage not in found and stage not in chain:
+                        found.append(stage)
+                        todo.append(stage)
+    return found
+
+
+def _workdir(readers: list[_StageReader]) -> str:
+    current = "/"
+    for reader in readers:
+        current = reader.workdir(current)
+    return current
 
 
 class _StageReader:
@@ -130,8 +255,8 @@ class _StageReader:
                 pass
         return ("/bin/sh", "-c", value)
 
-    def workdir(self) -> str:
-        current = "/"
+    def workdir(self, start: str = "/") -> str:
+        current = start
         for value in self.values("WORKDIR"):
             current = posixpath.normpath(posixpath.join(current, value.strip()))
         return current
@@ -153,6 +278,27 @@ class _StageReader:
                 if tool == installer and verb in words[1:]:
                     after = words[words.index(verb, 1) + 1 :]
                     yield from (w.split("=")[0] for w in after if not w.startswith("-"))
+
+    def accounts(self, users: dict[str, Account], groups: dict[str, str]) -> None:
+        """Users and groups this stage creates with an explicit id (useradd/adduser/groupadd/addgroup)."""
+        for words in self.run_commands():
+            tool = posixpath.basename(words[0])
+            if tool in ("groupadd", "addgroup"):
+                name, options = _account_words(words[1:])
+                gid = options.get("-g") or options.get("--gid")
+                if name and gid and gid.isdigit():
+                    groups[name] = gid
+            elif tool in ("useradd", "adduser"):
+                name, options = _account_words(words[1:])
+                if not name:
+                    continue
+                uid = options.get("-u") or options.get("--uid")
+                group = options.get("--gid") or options.get("--ingroup") or (options.get("-g") if tool == "useradd" else None)
+                group = group or (options.get("-G") if tool == "adduser" else None)  # busybox: -G GROUP
+                gid = group if group and group.isdigit() else groups.get(group or "")
+                if gid is None and group is None and name in groups:
+                    gid = groups[name]  # a group of the same name, created before
+                users[name] = Account(uid if uid and uid.isdigit() else None, gid)
 
     def copies(self) -> list[tuple[list[str], str]]:
         """(sources, destination) of every COPY/ADD from the build context (not --from=)."""
@@ -241,6 +387,33 @@ class _StageReader:
         self.dependency_files.append(path)
         for name, spec in pyproject_dependencies(path).items():
             declared.setdefault(name, spec)
+
+
+# Options of useradd/adduser/groupadd/addgroup that take a value (Debian, shadow and busybox spellings).
+_ACCOUNT_OPTIONS_WITH_VALUE = {
+    "-u", "--uid", "-g", "--gid", "-G", "--groups", "-d", "--home", "--home-dir", "-s", "--shell", "-c", "--comment",
+    "--gecos", "--ingroup", "-k", "--skel", "-e", "--expiredate", "-f", "--inactive", "-K", "--key", "-p",
+    "--password", "-R", "--root", "-P", "--prefix", "-b", "--base-dir", "-h", "--firstuid", "--lastuid",
+}
+
+
+def _account_words(args: list[str]) -> tuple[str | None, dict[str, str]]:
+    """(the account name, {option: value}) of a useradd/adduser/groupadd command line."""
+    options: dict[str, str] = {}
+    names: list[str] = []
+    i = 0
+    while i < len(args):
+        word = args[i]
+        if word.startswith("-") and "=" in word:
+            key, _, value = word.partition("=")
+            options[key] = value
+        elif word in _ACCOUNT_OPTIONS_WITH_VALUE and i + 1 < len(args):
+            options[word] = args[i + 1]
+            i += 1
+        elif not word.startswith("-"):
+            names.append(word)
+        i += 1
+    return (names[0] if names else None), options
 
 
 def pyproject_dependencies(path: Path) -> dict[str, Requirement]:

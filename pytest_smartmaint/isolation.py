@@ -83,7 +83,7 @@ def _mount_yaml(mount: Mount, redirected: dict[str, Path]) -> str:
     if mount.kind == "bind":
         source = str(redirected.get(mount.source, mount.source))
         return f"{{type: bind, source: {json.dumps(source)}, target: {json.dumps(mount.target)}, read_only: {str(mount.read_only).lower()}}}"
-    if mount.kind == "volume" and not mount.source.startswith("(anonymous"):
+    if mount.kind == "volume" and not mount.label.startswith("(anonymous"):
         return f"{{type: volume, source: {json.dumps(mount.source)}, target: {json.dumps(mount.target)}, read_only: {str(mount.read_only).lower()}}}"
     return f"{{type: {mount.kind}, target: {json.dumps(mount.target)}}}"
 
@@ -92,7 +92,7 @@ def _service_override(service: Service, redirected: dict[str, Path]) -> list[str
     body: list[str] = []
     if any(m.kind == "bind" and m.source in redirected for m in service.mounts):
         body.append("    volumes: !override")
-        body += [f"      - {_mount_yaml(m, redirected)}" for m in service.mounts]
+        body += [f"      - {_mount_yaml(m, redirected)}" for m in service.mounts if m.declared_in == "volumes"]
     if service.ports:
         body.append("    ports: !override")
         body += [f"      - {json.dumps(f'127.0.0.1::{p.target}/{p.protocol}')}" for p in service.ports]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 import signal
-import subprocess
 import threading
 import uuid
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from typing import Any
 
 from pytest_docker.plugin import get_docker_services
 
+from . import commands
 from .compose_model import compose_base_command
 from .errors import SmartmaintError
 from .isolation import isolate
@@ -93,7 +93,7 @@ def live_stack(settings: Settings, model: StackModel) -> Iterator[LiveStack]:
 
 
 def _require_engine() -> None:
-    result = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True, check=False)
+    result = commands.run(["docker", "info", "--format", "{{.ServerVersion}}"], timeout=30)
     if result.returncode != 0:
         raise SmartmaintError(
             "no Docker engine is reachable (`docker info` failed: "
@@ -168,13 +168,11 @@ def explain_up_failure(runner: ComposeRunner, output: str) -> str:
     if unhealthy:
         parts = []
         for container in dict.fromkeys(unhealthy):
-            health = subprocess.run(
-                ["docker", "inspect", "--format", "{{json .State}}", container], capture_output=True, text=True, check=False
-            )
+            health = commands.run(["docker", "inspect", "--format", "{{json .State}}", container], timeout=30)
             state: dict[str, Any] = json.loads(health.stdout) if health.returncode == 0 and health.stdout.strip() else {}
             probes = (state.get("Health") or {}).get("Log") or []
             last_probe = (probes[-1].get("Output", "").strip().splitlines() or [""])[-1] if probes else "(none yet)"
-            logs = subprocess.run(["docker", "logs", "--tail", "15", container], capture_output=True, text=True, check=False)
+            logs = commands.run(["docker", "logs", "--tail", "15", container], timeout=30)
             looping = "   <- crash loop: it exits and is restarted" if state.get("Status") == "restarting" else ""
             parts.append(
                 f"{container}: status {state.get('Status', '?')}, exit code {state.get('ExitCode', '?')}, "

@@ -1,7 +1,8 @@
 """Run commands inside the stack's containers, testinfra-style.
 
-The backend (testinfra's ``docker://`` backend, or ``docker compose run --rm`` for a
-one-shot service that is not running) only runs a command and returns rc/stdout/stderr.
+The backend (``docker exec`` into the running container, or ``docker compose run --rm`` for a
+one-shot service that is not running) only runs a command and returns rc/stdout/stderr; every
+call has a timeout (testinfra's own backend has none, so a hung exec would hang the run).
 Probe scripts live in ``probe_scripts`` and print one JSON document, so one exec gathers
 everything a check needs from one service. Everything goes through the docker CLI, so a
 remote engine (DOCKER_HOST, docker contexts) works the same.
@@ -17,10 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import testinfra
-
+from . import commands
 from .compose_model import compose_base_command
 from .errors import SmartmaintError
+
+EXEC_TIMEOUT_S = 300  # the slowest probe (register a model, numba's first compile) takes ~30 s
 
 # Find an interpreter the way the image's PATH does (venvs first), then run the script.
 _PYTHON = 'PY="$(command -v python3 || command -v python)" || {{ echo "no python in PATH" >&2; exit 127; }}; exec "$PY" -c {script} {arg}'
@@ -54,19 +56,16 @@ class ComposeRunner:
         self._containers: dict[str, str] = {}  # compose keeps a container's name across recreates
 
     def compose(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*compose_base_command(self.files, self.project), *args],
-            capture_output=True, text=True, timeout=timeout, check=False,
-        )
+        return commands.run([*compose_base_command(self.files, self.project), *args], timeout=timeout)
 
     def container(self, service: str) -> str | None:
         """The name of the service's running container, or None."""
         if service in self._containers:
             return self._containers[service]
-        result = subprocess.run(
+        result = commands.run(
             ["docker", "ps", "--filter", f"label=com.docker.compose.project={self.project}",
              "--filter", f"label=com.docker.compose.service={service}", "--format", "{{.Names}}"],
-            capture_output=True, text=True, check=False,
+            timeout=30,
         )
         names = result.stdout.split()
         if not names:
@@ -74,18 +73,18 @@ class ComposeRunner:
         self._containers[service] = sorted(names)[0]
         return self._containers[service]
 
-    def run(self, service: str, command: str) -> ProbeResult:
+    def run(self, service: str, command: str, timeout: float = EXEC_TIMEOUT_S) -> ProbeResult:
         container = self.container(service)
         if container is not None:
-            out = testinfra.get_host(f"docker://{container}").run(command)
-            return ProbeResult(service, out.rc, out.stdout, out.stderr)
-        # a one-shot service (a job that ran and exited): same image, user and mounts
-        done = self.compose("run", "--rm", "--no-deps", "-T", "--entrypoint", "/bin/sh", service, "-c", command)
+            done = commands.run(["docker", "exec", "-i", container, "/bin/sh", "-c", command], timeout=timeout)
+        else:  # a one-shot service (a job that ran and exited): same image, user and mounts
+            done = self.compose("run", "--rm", "--no-deps", "-T", "--entrypoint", "/bin/sh", service, "-c", command,
+                                timeout=timeout + 30)
         return ProbeResult(service, done.returncode, done.stdout, done.stderr)
 
-    def python(self, service: str, script: str, arg: Any = None) -> ProbeResult:
+    def python(self, service: str, script: str, arg: Any = None, timeout: float = EXEC_TIMEOUT_S) -> ProbeResult:
         command = _PYTHON.format(script=shlex.quote(script), arg=shlex.quote(json.dumps(arg)))
-        return self.run(service, command)
+        return self.run(service, command, timeout)
 
     def logs(self, services: Sequence[str], lines: int = 25) -> str:
         result = self.compose("logs", "--no-color", "--tail", str(lines), *services, timeout=30)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .compose_model import ComposeProject, Service, load_project
 from .errors import SmartmaintError
-from .image_facts import ImageFacts, read_image_facts
+from .image_facts import Identity, ImageFacts, read_image_facts
 from .mlflow_server import ServerSettings, mlflow_version, resolve
 from .settings import ROLE_INI, Settings
 
@@ -42,28 +42,48 @@ class StackModel:
     def service(self, name: str) -> Service:
         return self.project.services[name]
 
-    def effective_user(self, name: str) -> tuple[str | None, str]:
-        """(user, where it comes from); None when nothing says (an image we cannot read)."""
+    def effective_user(self, name: str) -> EffectiveUser:
+        """Who the service's container runs as, as far as the compose file and Dockerfile tell."""
         service = self.service(name)
-        if service.user:
-            return service.user, "compose user:"
         image = self.images.get(name)
-        if image is not None:
-            return (image.user or "root"), ("Dockerfile USER" if image.user else "image default (root)")
-        return None, f"image {service.image} (not built here, USER unknown)"
+        if service.user:
+            identity = image.resolve_user(service.user) if image else ImageFacts.resolve_plain(service.user)
+            return EffectiveUser(identity, "compose user:")
+        same_image = service.image or (f"{image.dockerfile}#{service.build.target}" if image and service.build else None)
+        if image is None:
+            return EffectiveUser(Identity(None, None, "?"), f"image {service.image} (not built here: USER unknown)",
+                                 same_image)
+        if image.user:
+            return EffectiveUser(image.resolve_user(image.user), "Dockerfile USER", same_image)
+        if image.base_runs_as_root:
+            return EffectiveUser(Identity("0", "0", "root"), "image default (root)", same_image)
+        return EffectiveUser(Identity(None, None, "?"), f"USER of the base image {image.base_image} (not in the files)",
+                             same_image)
+
+
+@dataclass(frozen=True)
+class EffectiveUser:
+    identity: Identity
+    source: str  # where it comes from, in the user's terms
+    same_image: str | None = None  # no `user:`: services running one image run as one user, known or not
+
+    @property
+    def known(self) -> bool:
+        return self.identity.uid is not None
 
 
 def build_model(settings: Settings) -> StackModel:
     project = load_project(settings.compose_files)
     images: dict[str, ImageFacts | None] = {}
-    by_dockerfile: dict[tuple[Path, tuple[tuple[str, str], ...], str | None], ImageFacts] = {}
+    by_dockerfile: dict[tuple[Path, tuple[tuple[str, str], ...], str | None, str | None], ImageFacts] = {}
     for name, service in project.services.items():
         if service.build is None:
             images[name] = None
             continue
-        key = (service.build.dockerfile, tuple(sorted(service.build.args.items())), service.build.target)
+        key = (service.build.dockerfile, tuple(sorted(service.build.args.items())), service.build.target,
+               service.build.inline)
         if key not in by_dockerfile:
-            by_dockerfile[key] = read_image_facts(service.build)
+            by_dockerfile[key] = read_image_facts(service.build, name)
         images[name] = by_dockerfile[key]
     _inherit_sibling_bases(project, images)
     roles = detect_roles(project, images, settings.roles)

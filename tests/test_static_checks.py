@@ -90,14 +90,49 @@ def test_missing_user_with_a_root_image_fails(project_dir: Path, write: Write) -
     write("ml_root/Dockerfile", "FROM python:3.12-slim\nRUN pip install mlflow==3.17.2\n")
     model = load(project_dir, "services:\n  api:\n    build: ./ml_root\n    user: !reset null\n")
     message = verdict(model, "uid-mapping", "./mlflow_data")
-    assert re.search(r"\n    api +\./mlflow_data -> /mlruns +root +image default \(root\)", message)
+    assert re.search(r"\n    api +\./mlflow_data -> /mlruns +root \(0:0\) +image default \(root\)", message)
     assert "api sets no user: in compose" in message
 
 
 def test_missing_user_with_the_same_dockerfile_user_passes(project_dir: Path) -> None:
     model = load(project_dir, "services:\n  api:\n    user: !reset null\n")
-    assert model.effective_user("api") == ("1000:1000", "Dockerfile USER")
+    user = model.effective_user("api")
+    assert (str(user.identity), user.source) == ("1000:1000", "Dockerfile USER")
     assert verdict(model, "uid-mapping", "./mlflow_data") == "passed"
+
+
+def test_a_named_user_resolves_through_useradd_in_the_dockerfile(project_dir: Path, write: Write) -> None:
+    write("ml/Dockerfile", "FROM python:3.12-slim AS base\nRUN groupadd --gid 1000 app && useradd --uid 1000 -g app -m appuser\n"
+                           "FROM base\nCOPY requirements.txt /tmp/r.txt\nRUN pip install -r /tmp/r.txt\nUSER appuser\n")
+    model = load(project_dir, "services:\n  api:\n    user: !reset null\n")
+    assert str(model.effective_user("api").identity) == "appuser (1000:1000)"
+    assert verdict(model, "uid-mapping", "./mlflow_data") == "passed"
+    model = load(project_dir, "services:\n  api:\n    user: appuser:root\n")
+    assert "appuser:root (1000:0)" in verdict(model, "uid-mapping", "./mlflow_data")
+
+
+def test_a_named_user_without_an_id_in_the_files_is_a_skip_not_a_failure(project_dir: Path, write: Write) -> None:
+    write("ml/Dockerfile", "FROM python:3.12-slim\nRUN useradd -m appuser\nUSER appuser\n")
+    model = load(project_dir, "services:\n  api:\n    user: !reset null\n")
+    message = verdict(model, "uid-mapping", "./mlflow_data")
+    assert message.startswith("skipped: the files cannot tell who api runs as (api: Dockerfile USER)")
+    assert "the live item uid-mapping[live-./mlflow_data] checks it" in message
+
+
+def test_services_running_one_prebuilt_image_with_no_user_share_it(project_dir: Path) -> None:
+    images = "services:\n" + "".join(
+        f"  {s}:\n    build: !reset null\n    image: registry.example/{image}\n    user: !reset null\n"
+        for s, image in (("mlflow", "ml:1"), ("trainer", "ml:1"), ("api", "ml:1")))
+    assert verdict(load(project_dir, images), "uid-mapping", "./mlflow_data") == "passed"
+    other = images.replace("  api:\n    build: !reset null\n    image: registry.example/ml:1", "  api:\n    build: !reset null\n    image: registry.example/api:2")
+    message = verdict(load(project_dir, other), "uid-mapping", "./mlflow_data")
+    assert message.startswith("skipped: the files cannot tell who api, mlflow, trainer run as")
+
+
+def test_a_base_image_that_may_set_its_own_user_is_not_assumed_root(project_dir: Path, write: Write) -> None:
+    write("ml/Dockerfile", "FROM jupyter/scipy-notebook:2024-01-01\nRUN pip install mlflow==3.17.2\n")
+    model = load(project_dir, "services:\n  api:\n    user: !reset null\n")
+    assert "USER of the base image jupyter/scipy-notebook:2024-01-01" in verdict(model, "uid-mapping", "./mlflow_data")
 
 
 # --- sqlite-backend ------------------------------------------------------------------------
@@ -136,6 +171,17 @@ def test_single_file_mount_of_the_db_fails(project_dir: Path) -> None:
     message = verdict(model, "sqlite-backend", "mlflow")
     assert "mounts only the SQLite file itself" in message and "-journal" in message
     assert "- ./mlflow_db:/mlflow_db" in message
+
+
+@pytest.mark.parametrize("declaration", ["    tmpfs:\n      - /mlflow_db:uid=1000,gid=1000\n",
+                                         "    volumes: !override\n      - type: tmpfs\n        target: /mlflow_db\n"
+                                         "      - ./mlflow_data:/mlruns\n"], ids=["tmpfs-key", "tmpfs-volume"])
+def test_sqlite_file_on_a_tmpfs_is_diagnosed_as_wiped_at_every_stop(project_dir: Path, declaration: str) -> None:
+    model = load(project_dir, "services:\n  mlflow:\n" + declaration.replace("    tmpfs", "    volumes: !override\n      - ./mlflow_data:/mlruns\n    tmpfs") if "tmpfs:" in declaration else "services:\n  mlflow:\n" + declaration)
+    message = verdict(model, "sqlite-backend", "mlflow")
+    assert "is the file /mlflow_db/mlflow.db in mlflow, on a tmpfs mount at /mlflow_db" in message
+    assert "wiped at every stop" in message and "- ./mlflow_db:/mlflow_db" in message
+    assert "on no mount" not in message
 
 
 def test_non_sqlite_backend_is_skipped_with_the_reason(project_dir: Path) -> None:

@@ -58,6 +58,16 @@ def _check(model: StackModel) -> None:
             f"The registry lives in the container's writable layer: every registered model and run is lost when "
             f"{server.service} is recreated\n(docker compose up after a change, a new image, `down`).\n{fix}"
         )
+    if mount.kind == "tmpfs":
+        where = "tmpfs:" if mount.declared_in == "tmpfs" else "volumes: (type: tmpfs)"
+        fail(
+            f"The MLflow backend store {setting} is the file {path} in {server.service}, on a tmpfs mount "
+            f"at {mount.target} ({where}).\n"
+            f"A tmpfs lives in memory and is wiped at every stop of the container: every registered model and run "
+            f"is lost on `docker compose restart`, `stop`, a recreate or a reboot.\n"
+            f"Fix, in service {server.service}: replace the tmpfs at {mount.target} with a directory on disk:\n"
+            f"    volumes:\n      - ./mlflow_db:{directory}"
+        )
     if mount.target == path:
         fail(
             f"{server.service} mounts only the SQLite file itself ({mount.label} -> {mount.target}), not its directory.\n"
@@ -73,8 +83,6 @@ def _check(model: StackModel) -> None:
             f"\"attempt to write a readonly database\".\nFix, in service {server.service}: drop :ro from "
             f"{mount.label}:{mount.target}"
         )
-    if mount.kind == "tmpfs":
-        fail(f"{server.service} keeps its SQLite backend {path} on a tmpfs mount: the registry is lost on every restart.")
 
 
 EXPECTED_TABLES = ("experiments", "registered_models", "model_versions", "alembic_version")
