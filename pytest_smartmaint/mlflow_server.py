@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 # MLflow's own defaults (3.7+), see mlflow.server.security_utils.get_default_allowed_hosts.
@@ -27,6 +28,7 @@ DEFAULT_ALLOWED_HOSTS = (
     "10.*", "192.168.*", *(f"172.{n}.*" for n in range(16, 32)), "fc00:*", "fd*",
 )
 ALLOWED_HOSTS_SINCE = Version("3.5")
+RELEASES_SINCE_ALLOWED_HOSTS = ("3.5.0", "3.17.2", "3.99", "4.0.0", "99.0")
 
 FLAG_ALIASES = {"-h": "--host", "-p": "--port", "-w": "--workers"}
 FLAG_ENV = {
@@ -62,7 +64,8 @@ class ServerSettings:
     allowed_hosts: Setting  # value None: MLflow's defaults
     port: int
     workdir: str
-    mlflow_version: Version | None
+    mlflow_version: Version | None  # pinned with ==, or the tag of a prebuilt MLflow image
+    mlflow_spec: str | None = None  # the declared specifier; "": unpinned; None: the files do not say
 
     @property
     def artifact_root(self) -> str:
@@ -101,8 +104,27 @@ class ServerSettings:
         return posixpath.normpath(posixpath.join(self.workdir, path.lstrip("/")))
 
     @property
-    def enforces_allowed_hosts(self) -> bool:
-        return self.mlflow_version is None or self.mlflow_version >= ALLOWED_HOSTS_SINCE
+    def enforces_allowed_hosts(self) -> bool | None:
+        """Whether the MLflow a build installs checks Host headers (3.5+); None: the files do not tell."""
+        if self.mlflow_version is not None:
+            return self.mlflow_version >= ALLOWED_HOSTS_SINCE
+        if self.mlflow_spec is None:
+            return None
+        if not self.mlflow_spec:
+            return True  # unpinned: pip installs the newest release
+        try:
+            allowed = SpecifierSet(self.mlflow_spec)
+        except InvalidSpecifier:
+            return None
+        return any(allowed.contains(v) for v in RELEASES_SINCE_ALLOWED_HOSTS)  # pip takes the newest allowed
+
+    @property
+    def mlflow_described(self) -> str:
+        if self.mlflow_version is not None:
+            return f"MLflow {self.mlflow_version}"
+        if self.mlflow_spec == "":
+            return "MLflow, unpinned: a build installs the newest release, 3.5 or later"
+        return f"MLflow {self.mlflow_spec}" if self.mlflow_spec else "MLflow of unknown version"
 
     def admits_host(self, host_header: str) -> bool:
         """MLflow's rule (mlflow.server.security_utils.is_allowed_host_header)."""
@@ -199,7 +221,7 @@ def parse_flags(words: Sequence[str]) -> dict[str, str]:
 
 
 def mlflow_version(requirement_specifier: str | None) -> Version | None:
-    if not requirement_specifier or not requirement_specifier.startswith("=="):
+    if not requirement_specifier or not requirement_specifier.startswith("==") or "," in requirement_specifier:
         return None
     try:
         return Version(requirement_specifier[2:].strip())
@@ -215,6 +237,7 @@ def resolve(
     image_env: Mapping[str, str],
     workdir: str,
     version: Version | None,
+    spec: str | None = None,
 ) -> ServerSettings:
     env = {**image_env, **{k: v for k, v in compose_env.items() if v is not None}}
     flags = parse_flags(server_words(argv, env) or [])
@@ -244,4 +267,16 @@ def resolve(
         port=int(port) if port.isdigit() else DEFAULT_PORT,
         workdir=workdir,
         mlflow_version=version,
+        mlflow_spec=spec,
     )
+
+
+def image_tag_version(image: str | None) -> Version | None:
+    """The MLflow version of a prebuilt MLflow image, from its tag (``ghcr.io/mlflow/mlflow:v3.1.0``)."""
+    if not image or "mlflow" not in image.rsplit("/", 1)[-1].split(":")[0]:
+        return None
+    tag = image.rsplit(":", 1)[-1] if ":" in image.rsplit("/", 1)[-1] else ""
+    try:
+        return Version(tag.lstrip("v"))
+    except InvalidVersion:
+        return None

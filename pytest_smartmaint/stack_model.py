@@ -14,7 +14,7 @@ from pathlib import Path
 from .compose_model import ComposeProject, Service, load_project
 from .errors import SmartmaintError
 from .image_facts import Identity, ImageFacts, read_image_facts
-from .mlflow_server import ServerSettings, mlflow_version, resolve
+from .mlflow_server import ServerSettings, image_tag_version, mlflow_version, resolve
 from .settings import ROLE_INI, Settings
 
 _MLFLOW_SERVER = re.compile(r"(^|[\s/])mlflow\s+server(\s|$)")
@@ -86,6 +86,7 @@ def build_model(settings: Settings) -> StackModel:
             by_dockerfile[key] = read_image_facts(service.build, name)
         images[name] = by_dockerfile[key]
     _inherit_sibling_bases(project, images)
+    _share_built_images(project, images)
     roles = detect_roles(project, images, settings.roles)
     server = server_settings(project.services[roles.server], images[roles.server]) if roles.server else None
     return StackModel(
@@ -107,6 +108,14 @@ def _inherit_sibling_bases(project: ComposeProject, images: dict[str, ImageFacts
         images[name] = facts
 
 
+def _share_built_images(project: ComposeProject, images: dict[str, ImageFacts | None]) -> None:
+    """A service that only names the image another service builds (``image: acme/ml``) runs that image."""
+    built = {s.image: images[n] for n, s in project.services.items() if s.image and s.build is not None}
+    for name, service in project.services.items():
+        if service.build is None and service.image in built:
+            images[name] = built[service.image]
+
+
 def _argv(service: Service, image: ImageFacts | None) -> tuple[tuple[str, ...], str]:
     entrypoint = service.entrypoint if service.entrypoint is not None else (image.entrypoint if image else None)
     command = service.command if service.command is not None else (image.cmd if image else None)
@@ -118,11 +127,13 @@ def _argv(service: Service, image: ImageFacts | None) -> tuple[tuple[str, ...], 
 
 def server_settings(service: Service, image: ImageFacts | None) -> ServerSettings:
     argv, source = _argv(service, image)
-    version = None
+    spec = None
+    version = image_tag_version(service.image) if image is None else None
     if image is not None and image.declares("mlflow"):
-        version = mlflow_version(str(image.python_packages["mlflow"].specifier))
+        spec = str(image.python_packages["mlflow"].specifier)
+        version = mlflow_version(spec)
     workdir = service.working_dir or (image.workdir if image else "/")
-    return resolve(service.name, argv, source, service.environment, image.env if image else {}, workdir, version)
+    return resolve(service.name, argv, source, service.environment, image.env if image else {}, workdir, version, spec)
 
 
 def detect_roles(

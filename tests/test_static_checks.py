@@ -191,10 +191,31 @@ def test_non_sqlite_backend_is_skipped_with_the_reason(project_dir: Path) -> Non
 
 # --- audio-deps ----------------------------------------------------------------------------
 
-def test_audio_image_without_libsndfile_fails(project_dir: Path, write: Write) -> None:
+def test_audio_image_with_an_old_soundfile_and_no_libsndfile_fails(project_dir: Path, write: Write) -> None:
     write("ml/Dockerfile", "FROM python:3.12-slim\nCOPY requirements.txt /tmp/requirements.txt\nRUN pip install -r /tmp/requirements.txt\n")
+    write("ml/requirements.txt", "mlflow==3.17.2\nlibrosa\nresampy\nsoundfile==0.11.0\n")
     message = verdict(load(project_dir), "audio-deps", "api")
-    assert "libsndfile is not installed" in message and "apt-get install -y --no-install-recommends libsndfile1" in message
+    assert "libsndfile is not installed, and soundfile is pinned to ==0.11.0" in message
+    assert "OSError: sndfile library not found" in message
+    assert "apt-get install -y --no-install-recommends libsndfile1" in message
+
+
+def test_a_current_soundfile_wheel_brings_libsndfile(project_dir: Path, write: Write) -> None:
+    """soundfile >= 0.12 bundles libsndfile on glibc: the live round trip passes, so must the static item."""
+    write("ml/Dockerfile", "FROM python:3.12-slim\nCOPY requirements.txt /tmp/requirements.txt\nRUN pip install -r /tmp/requirements.txt\n")
+    write("ml/requirements.txt", "mlflow==3.17.2\nlibrosa>=0.10\nresampy\n")
+    assert verdict(load(project_dir), "audio-deps", "api") == "passed"
+    write("ml/Dockerfile", "FROM python:3.12-alpine\nCOPY requirements.txt /tmp/requirements.txt\nRUN pip install -r /tmp/requirements.txt\n")
+    message = verdict(load(project_dir), "audio-deps", "api")
+    assert "the base image is Alpine (musl)" in message and "RUN apk add --no-cache libsndfile" in message
+
+
+def test_what_librosa_requires_counts_as_declared(project_dir: Path, write: Write) -> None:
+    write("ml/requirements.txt", "mlflow==3.17.2\nlibrosa==0.9.2\n")  # requires soundfile, and resampy before 0.10
+    assert verdict(load(project_dir), "audio-deps", "api") == "passed"
+    write("ml/requirements.txt", "mlflow==3.17.2\nlibrosa==0.11.0\n")
+    message = verdict(load(project_dir), "audio-deps", "api")
+    assert "declares resampy (read: requirements.txt)" in message and "soundfile" not in message
 
 
 def test_audio_image_without_resampy_names_resampy(project_dir: Path, write: Write) -> None:

@@ -6,6 +6,9 @@ import functools
 
 from typing import TYPE_CHECKING
 
+import pytest
+
+from ..image_facts import ImageFacts
 from ..stack_model import StackModel
 from .base import Case, fail, not_applicable
 
@@ -23,38 +26,81 @@ def static_cases(model: StackModel) -> list[Case]:
     return [Case(CHECK, "static", name, functools.partial(_check, name=name)) for name in model.roles.audio]
 
 
+# What each missing piece really breaks, as the user would see it.
+CONSEQUENCE = {
+    "librosa": "`import librosa` fails: \"ModuleNotFoundError: No module named 'librosa'\"",
+    "soundfile": "`import librosa` fails (librosa imports soundfile): \"ModuleNotFoundError: No module named 'soundfile'\"",
+    "resampy": "librosa.resample(y, orig_sr=..., target_sr=..., res_type=\"kaiser_best\") fails at run time, not at "
+               "build time: \"ModuleNotFoundError: No module named 'resampy'\" (librosa >= 0.10 no longer requires it)",
+}
+# Packages that a declared package installs with it (its own requirements), for the ones checked here.
+REQUIRED_BY = {"librosa": ("soundfile",)}
+LIBROSA_WITH_RESAMPY = ("0.8.1", "0.9.2")  # librosa < 0.10 required resampy
+LIBROSA_WITHOUT_RESAMPY = ("0.10.0", "0.10.2", "0.11.0")
+SOUNDFILE_BUNDLING_VERSIONS = ("0.12.1", "0.13.1", "0.14.0")  # glibc wheels carry libsndfile from 0.12 on
+
+
+def implied(image: ImageFacts) -> dict[str, str]:
+    """package -> the declared package that installs it."""
+    found: dict[str, str] = {}
+    for declared, requires in REQUIRED_BY.items():
+        if image.declares(declared):
+            found.update(dict.fromkeys(requires, declared))
+    librosa = image.python_packages.get("librosa")
+    if librosa is not None and librosa.specifier:
+        spec = librosa.specifier
+        if any(spec.contains(v) for v in LIBROSA_WITH_RESAMPY) and not any(spec.contains(v) for v in LIBROSA_WITHOUT_RESAMPY):
+            found["resampy"] = f"librosa{spec}"
+    return found
+
+
+def bundled_libsndfile(image: ImageFacts, soundfile_present: bool) -> bool:
+    """soundfile >= 0.12 wheels bundle libsndfile on glibc images (not on musl/Alpine)."""
+    if not soundfile_present or "alpine" in image.base_image.lower():
+        return False
+    declared = image.python_packages.get("soundfile")
+    if declared is None or not declared.specifier:
+        return True
+    return any(declared.specifier.contains(v) for v in SOUNDFILE_BUNDLING_VERSIONS)
+
+
 def _check(model: StackModel, name: str) -> None:
     image = model.images.get(name)
     if image is None:
-        import pytest
-
-        pytest.skip(f"{name} uses the prebuilt image {model.service(name).image}; its contents are checked by the live tier")
-    missing_py = [p for p in PYTHON_PACKAGES if not image.declares(p)]
-    has_sndfile = any(p in image.system_packages for p in LIBSNDFILE)
+        pytest.skip(f"{name} uses the prebuilt image {model.service(name).image}: the files do not say what it "
+                    f"contains; the live item audio-deps[live-{name}] checks it in the running container")
+    via = implied(image)
+    removed = [p for p in PYTHON_PACKAGES if p in image.removed_python_packages]
+    missing = [p for p in PYTHON_PACKAGES if not image.declares(p) and p not in via and p not in removed]
+    soundfile_present = "soundfile" not in removed and "soundfile" not in missing
+    has_sndfile = any(p in image.system_packages for p in LIBSNDFILE) or bundled_libsndfile(image, soundfile_present)
     problems = []
-    if not has_sndfile:
-        problems.append(
-            "the system library libsndfile is not installed by the system package manager\n"
-            "  (soundfile, and librosa.load through it, fail with \"OSError: sndfile library not found\");\n"
-            "  Fix, in the Dockerfile:\n"
-            "    RUN apt-get update && apt-get install -y --no-install-recommends libsndfile1 \\\n"
-            "     && rm -rf /var/lib/apt/lists/*"
-        )
-    removed = [p for p in missing_py if p in image.removed_python_packages]
     if removed:
         problems.append(
-            f"the Dockerfile uninstalls {', '.join(removed)} (pip uninstall)\n"
-            f"  librosa.resample(res_type=\"kaiser_best\") then fails at run time, not at build time.\n"
-            f"  Fix: drop the `pip uninstall {' '.join(removed)}` from the Dockerfile"
+            f"the Dockerfile uninstalls {', '.join(removed)} (pip uninstall), so:\n"
+            + "\n".join(f"  {CONSEQUENCE[p]}" for p in removed)
+            + f"\n  Fix: drop the `pip uninstall {' '.join(removed)}` from the Dockerfile"
         )
-        missing_py = [p for p in missing_py if p not in removed]
-    if missing_py:
+    if missing:
         files = ", ".join(str(f.name) for f in image.dependency_files) or "a dependency file"
         problems.append(
-            f"no dependency file the image installs declares {', '.join(missing_py)}\n"
-            f"  (read: {files}); librosa.resample(res_type=\"kaiser_best\") then fails with "
-            f"\"ModuleNotFoundError: No module named 'resampy'\" at run time, not at build time.\n"
-            f"  Fix: add {', '.join(missing_py)} to {files}"
+            f"no dependency file the image installs declares {', '.join(missing)} (read: {files}), so:\n"
+            + "\n".join(f"  {CONSEQUENCE[p]}" for p in missing)
+            + f"\n  Fix: add {', '.join(missing)} to {files}"
+        )
+    if not has_sndfile and soundfile_present:
+        declared = image.python_packages.get("soundfile")
+        why = ("the base image is Alpine (musl): soundfile's wheels bundle libsndfile for glibc only"
+               if "alpine" in image.base_image.lower()
+               else f"soundfile is pinned to {declared.specifier}, older than 0.12, whose wheels bundle it"
+               if declared is not None else "")
+        problems.append(
+            f"the system library libsndfile is not installed, and {why}\n"
+            "  `import soundfile` (and librosa.load through it) fails with \"OSError: sndfile library not found\"\n"
+            "  Fix, in the Dockerfile:\n"
+            + ("    RUN apk add --no-cache libsndfile" if "alpine" in image.base_image.lower() else
+               "    RUN apt-get update && apt-get install -y --no-install-recommends libsndfile1 \\\n"
+               "     && rm -rf /var/lib/apt/lists/*")
         )
     if problems:
         fail(f"The audio service {name} ({image.dockerfile}) is missing audio dependencies:\n- " + "\n- ".join(problems))

@@ -113,7 +113,7 @@ def _live_process_and_file(stack: LiveStack) -> None:
         fail(f"no `mlflow server` process runs in {server.service}; see its log below.")
     process = processes[0]
     running = resolve(server.service, process["argv"], "the running process", process["env"], {},
-                      process.get("cwd") or server.workdir, server.mlflow_version)
+                      process.get("cwd") or server.workdir, server.mlflow_version, server.mlflow_spec)
     if running.backend_store_uri.value != server.backend_store_uri.value:
         fail(
             f"{server.service} runs with --backend-store-uri {running.backend_store_uri.value} "
