@@ -48,7 +48,7 @@ def _smartmaint_session_stack(request: pytest.FixtureRequest) -> Iterator[LiveSt
         return
     up = False
     try:
-        with live_stack(plugin.settings, plugin.model) as stack:
+        with live_stack(plugin.settings, plugin.model, plugin.project_name) as stack:
             if plugin.settings.keep:
                 plugin.kept = stack
             up = True

@@ -13,7 +13,6 @@ import json
 import re
 import signal
 import threading
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -28,11 +27,8 @@ from .isolation import isolate
 from .live_stack import LiveStack
 from .probe import ComposeRunner
 from .settings import Settings
+from .startup_diagnosis import diagnose
 from .stack_model import StackModel
-
-
-def new_project_name() -> str:
-    return f"smartmaint-{uuid.uuid4().hex[:10]}"
 
 
 @contextmanager
@@ -56,7 +52,7 @@ def signals_as_interrupt() -> Iterator[None]:
 
 
 @contextmanager
-def live_stack(settings: Settings, model: StackModel) -> Iterator[LiveStack]:
+def live_stack(settings: Settings, model: StackModel, name: str) -> Iterator[LiveStack]:
     """The stack the live checks run against: the user's running project, or one of our own."""
     if settings.project:
         runner = ComposeRunner(model.project.files, settings.project)
@@ -68,7 +64,6 @@ def live_stack(settings: Settings, model: StackModel) -> Iterator[LiveStack]:
             stack.remove_smoke_model()
         return
     _require_engine()
-    name = new_project_name()
     isolation = isolate(model, name)
     files = [*model.project.files, isolation.override]
     runner = ComposeRunner(files, name)
@@ -126,7 +121,7 @@ def _bring_up(runner: ComposeRunner, model: StackModel, timeout_s: int) -> None:
         if result.returncode == 0:
             return
     output = (result.stdout + result.stderr).strip()
-    raise SmartmaintError(explain_up_failure(runner, output))
+    raise SmartmaintError(explain_up_failure(runner, output, model))
 
 
 def _one_shots_done(runner: ComposeRunner, output: str) -> set[str]:
@@ -154,7 +149,7 @@ def failing_build_steps(lines: list[str]) -> list[str]:
     return shown or [line for line in lines if "failed to solve" in line][-1:]
 
 
-def explain_up_failure(runner: ComposeRunner, output: str) -> str:
+def explain_up_failure(runner: ComposeRunner, output: str, model: StackModel | None = None) -> str:
     lines = output.splitlines()
     if "failed to solve" in output or re.search(r"^#\d+ ERROR", output, re.MULTILINE):
         return (
@@ -179,8 +174,11 @@ def explain_up_failure(runner: ComposeRunner, output: str) -> str:
                 f"restarts {state.get('RestartCount', 0)}{looping}\n  last healthcheck output: {last_probe[-300:]}\n"
                 "  last log lines:\n" + "\n".join(f"    {line}" for line in (logs.stdout + logs.stderr).splitlines()[-15:])
             )
+        causes = diagnose(runner, model) if model is not None else []
+        cause = "".join(f"\nCause: {c}" for c in causes)
         return (
-            f"the stack did not become healthy (project {runner.project}, `docker compose up --wait`):\n"
+            f"the stack did not become healthy (project {runner.project}, `docker compose up --wait`).{cause}\n"
+            + ("What the containers show:\n" if causes else "")
             + "\n".join(parts)
         )
     return f"`docker compose up` failed (project {runner.project}):\n" + "\n".join(lines[-20:])

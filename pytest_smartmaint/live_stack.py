@@ -18,7 +18,7 @@ from .errors import SmartmaintError
 from .isolation import Isolation
 from .probe import ComposeRunner, ProbeResult
 from .probe_scripts import AUDIO_ROUNDTRIP, FACTS, LOAD_MODEL, LOAD_REGISTRY, REGISTER_MODEL, REMOVE_SMOKE_MODEL
-from .stack_model import StackModel
+from .stack_model import TRAINER_NAME, StackModel
 
 
 class LiveStack:
@@ -64,11 +64,33 @@ class LiveStack:
         results = self.once("facts", lambda: self.concurrently(services, FACTS))
         return results[service].json()  # type: ignore[no-any-return]
 
+    def trainer(self) -> str:
+        """The service that trains the smoke model: named or detected from the files, else from the containers."""
+        roles = self.model.roles
+        if roles.trainer is not None:
+            return roles.trainer
+        unread = [c for c in roles.clients if c in roles.unread]
+        with_mlflow = [c for c in unread if self._has(c, "scikit-learn") and (self._has(c, "mlflow") or self._has(c, "mlflow-skinny"))]
+        with_mlflow.sort(key=lambda n: not TRAINER_NAME.search(n))
+        if not with_mlflow:
+            looked = f" (looked inside {', '.join(unread)}: none has mlflow and scikit-learn)" if unread else ""
+            raise SmartmaintError(f"no service can train the smoke model: no MLflow client has mlflow and scikit-learn"
+                                  f"{looked}. Name one with the ini option smartmaint_trainer.")
+        return with_mlflow[0]
+
+    def is_audio_service(self, service: str) -> bool:
+        """Named or detected from the files, or (prebuilt image) librosa is installed in its container."""
+        return service in self.model.roles.audio or (service in self.model.roles.unread and self._has(service, "librosa"))
+
+    def _has(self, service: str, package: str) -> bool:
+        try:
+            return bool(self.facts(service)["packages"].get(package))
+        except SmartmaintError:
+            return False
+
     def smoke_model(self) -> dict[str, Any]:
         """The smoke model, trained and registered once from the training service."""
-        trainer = self.model.roles.trainer
-        if trainer is None:
-            raise SmartmaintError("no training service: no MLflow client image installs mlflow (set smartmaint_trainer)")
+        trainer = self.trainer()
         arg = {"name": self.smoke_name, "experiment": "smartmaint-smoke"}
         return self.once("smoke", lambda: self.runner.python(trainer, REGISTER_MODEL, arg).json())  # type: ignore[no-any-return]
 
@@ -79,7 +101,8 @@ class LiveStack:
         return self.once("loads", lambda: self.concurrently(self.model.roles.consumers, LOAD_MODEL, arg))  # type: ignore[no-any-return]
 
     def audio_results(self) -> dict[str, ProbeResult]:
-        return self.once("audio", lambda: self.concurrently(self.model.roles.audio, AUDIO_ROUNDTRIP))  # type: ignore[no-any-return]
+        services = [s for s in self.model.roles.audio_candidates if self.is_audio_service(s)]
+        return self.once("audio", lambda: self.concurrently(services, AUDIO_ROUNDTRIP))  # type: ignore[no-any-return]
 
     def shell(self, service: str, command: str) -> ProbeResult:
         return self.runner.run(service, command)
@@ -95,8 +118,8 @@ class LiveStack:
     def remove_smoke_model(self) -> None:
         """On a stack the plugin did not start: delete what it registered (model, run, artifacts)."""
         ok, smoke = self._memo.get("smoke", (False, None))
-        trainer = self.model.roles.trainer
-        if ok and trainer:
+        if ok:
+            trainer = self.trainer()
             arg = {"name": self.smoke_name, **smoke}
             self.runner.python(trainer, REMOVE_SMOKE_MODEL, arg).json()
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .errors import SmartmaintError
-from .settings import Settings, project_name, report_path
+from .settings import Settings, new_project_name, project_name, report_path
 
 if TYPE_CHECKING:
     from .live_stack import LiveStack
@@ -105,6 +105,8 @@ class SmartmaintPlugin:
                  node_ids: tuple[str, ...] = ()) -> None:
         self.config = config
         self.node_ids = node_ids  # suite items named on the command line
+        # the project checked: the user's (--smartmaint-project) or one of our own, named up front for the header
+        self.project_name = settings.project or new_project_name()
         self.settings = settings
         self.model = model
         self.shared_stack: LiveStack | None = None  # brought up once for all xdist workers (controller side)
@@ -151,7 +153,8 @@ class SmartmaintPlugin:
         files = ", ".join(str(f) for f in m.project.files) or "(compose defaults)"
         mode = (f"check running project {s.project} (read-mostly)" if s.project
                 else "static only, no containers" if s.static_only
-                else "own project per run, " + ("kept afterwards (--smartmaint-keep)" if s.keep else "torn down afterwards"))
+                else f"own project {self.project_name}, "
+                + ("kept afterwards (--smartmaint-keep)" if s.keep else "removed afterwards"))
         roles = m.roles
         lines = [
             f"smartmaint: compose files: {files} (from {s.compose_files_source})",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,10 @@ from .compose_model import compose_base_command
 from .errors import SmartmaintError
 
 EXEC_TIMEOUT_S = 300  # the slowest probe (register a model, numba's first compile) takes ~30 s
+
+# MLflow's client retries a refused connection for minutes by default: a probe must fail fast instead.
+PROBE_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+             "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1"}
 
 # Find an interpreter the way the image's PATH does (venvs first), then run the script.
 _PYTHON = 'PY="$(command -v python3 || command -v python)" || {{ echo "no python in PATH" >&2; exit 127; }}; exec "$PY" -c {script} {arg}'
@@ -73,18 +77,20 @@ class ComposeRunner:
         self._containers[service] = sorted(names)[0]
         return self._containers[service]
 
-    def run(self, service: str, command: str, timeout: float = EXEC_TIMEOUT_S) -> ProbeResult:
+    def run(self, service: str, command: str, timeout: float = EXEC_TIMEOUT_S,
+            env: Mapping[str, str] | None = None) -> ProbeResult:
+        flags = [arg for key, value in (env or {}).items() for arg in ("-e", f"{key}={value}")]
         container = self.container(service)
         if container is not None:
-            done = commands.run(["docker", "exec", "-i", container, "/bin/sh", "-c", command], timeout=timeout)
+            done = commands.run(["docker", "exec", "-i", *flags, container, "/bin/sh", "-c", command], timeout=timeout)
         else:  # a one-shot service (a job that ran and exited): same image, user and mounts
-            done = self.compose("run", "--rm", "--no-deps", "-T", "--entrypoint", "/bin/sh", service, "-c", command,
-                                timeout=timeout + 30)
+            done = self.compose("run", "--rm", "--no-deps", "-T", *flags, "--entrypoint", "/bin/sh", service, "-c",
+                                command, timeout=timeout + 30)
         return ProbeResult(service, done.returncode, done.stdout, done.stderr)
 
     def python(self, service: str, script: str, arg: Any = None, timeout: float = EXEC_TIMEOUT_S) -> ProbeResult:
         command = _PYTHON.format(script=shlex.quote(script), arg=shlex.quote(json.dumps(arg)))
-        return self.run(service, command, timeout)
+        return self.run(service, command, timeout, PROBE_ENV)
 
     def logs(self, services: Sequence[str], lines: int = 25) -> str:
         result = self.compose("logs", "--no-color", "--tail", str(lines), *services, timeout=30)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,11 @@ class ConfigLike(Protocol):
     def getoption(self, name: str) -> Any: ...
 
     def getini(self, name: str) -> Any: ...
+
+
+def new_project_name() -> str:
+    """A compose project of its own for one run: nothing of the user's is ever in it."""
+    return f"smartmaint-{uuid.uuid4().hex[:10]}"
 
 
 def project_name(value: str) -> str:

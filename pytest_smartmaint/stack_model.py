@@ -18,7 +18,7 @@ from .mlflow_server import ServerSettings, image_tag_version, mlflow_version, re
 from .settings import ROLE_INI, Settings
 
 _MLFLOW_SERVER = re.compile(r"(^|[\s/])mlflow\s+server(\s|$)")
-_TRAINER_NAME = re.compile(r"train|notebook|jupyter|runner|worker|job", re.IGNORECASE)
+TRAINER_NAME = re.compile(r"train|notebook|jupyter|runner|worker|job", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,14 @@ class Roles:
     consumers: tuple[str, ...]
     audio: tuple[str, ...]
     sources: Mapping[str, str]
+    # Services whose images the files do not describe (prebuilt): the live tier reads their roles
+    # (trainer, audio) from the running containers.
+    unread: tuple[str, ...] = ()
+
+    @property
+    def audio_candidates(self) -> tuple[str, ...]:
+        """Audio services by the files, else every service whose image is not read here."""
+        return self.audio if "ini" in self.sources.get("audio", "") else tuple(sorted({*self.audio, *self.unread}))
 
 
 @dataclass(frozen=True)
@@ -166,11 +174,18 @@ def detect_roles(
     ]
     clients = chosen("clients", detected_clients, "detected: MLFLOW_TRACKING_URI or depends_on the server")
     with_mlflow = [n for n in clients if (img := images.get(n)) is not None and img.declares("mlflow")]
-    with_mlflow.sort(key=lambda n: not _TRAINER_NAME.search(n))  # stable: name hint first, then name order
-    trainer = chosen("trainer", with_mlflow[:1], "detected: first client whose image installs mlflow")
+    with_mlflow.sort(key=lambda n: not TRAINER_NAME.search(n))  # stable: name hint first, then name order
+    unread = tuple(n for n, img in images.items() if img is None)
+    trainer_how = "detected: first client whose image installs mlflow"
+    if not with_mlflow and any(c in unread for c in clients):
+        trainer_how = "from the running containers: first client with mlflow and scikit-learn (images not built here)"
+    trainer = chosen("trainer", with_mlflow[:1], trainer_how)
     consumers = chosen("consumers", list(clients), "detected: every client")
     audio_detected = [n for n, img in images.items() if img is not None and img.declares("librosa")]
-    audio = chosen("audio", audio_detected, "detected: image declares librosa")
+    audio_how = "detected: image declares librosa"
+    if unread:
+        audio_how += f"; live: also {', '.join(unread)} if their containers have librosa"
+    audio = chosen("audio", audio_detected, audio_how)
     return Roles(
         server=server,
         clients=tuple(clients),
@@ -178,4 +193,5 @@ def detect_roles(
         consumers=tuple(consumers),
         audio=tuple(audio),
         sources=sources,
+        unread=unread,
     )

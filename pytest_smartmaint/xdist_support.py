@@ -40,7 +40,8 @@ class XdistController:
         from .lifecycle import live_stack
 
         try:
-            stack = self.exit_stack.enter_context(live_stack(self.plugin.settings, self.plugin.model))
+            stack = self.exit_stack.enter_context(live_stack(self.plugin.settings, self.plugin.model,
+                                                                     self.plugin.project_name))
         except SmartmaintError as exc:
             self.exit_stack.close()
             pytest.exit(f"pytest-smartmaint: {exc}", returncode=pytest.ExitCode.TESTS_FAILED)

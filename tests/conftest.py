@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
@@ -13,7 +14,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 PROJECTS = Path(__file__).resolve().parent / "projects"
 VARIANTS = Path(__file__).resolve().parent / "variants"
-PLUGIN_PREFIX = "smartmaint-"
+STACKS = Path(__file__).resolve().parent / "stacks"  # live stacks shaped unlike the reference stack
 
 
 @pytest.fixture(autouse=True)
@@ -29,13 +30,25 @@ def _engine_up() -> bool:
         return False
 
 
-def plugin_resources() -> list[str]:
-    """Containers, networks and volumes of any project the plugin started (named smartmaint-*)."""
+PROJECT_NAME = re.compile(r"\bsmartmaint-[0-9a-f]{10}\b")  # the header names the project a run starts
+RUN_OUTPUTS: list[str] = []  # what every `pytest --smartmaint` run of the current test printed
+
+
+def recorded(output: str) -> str:
+    """Remember a run's output, so the leak guard knows which projects this test's runs started."""
+    RUN_OUTPUTS.append(output)
+    return output
+
+
+def project_resources(projects: set[str]) -> list[str]:
+    """Containers, networks and volumes that still belong to these compose projects."""
     found = []
-    for kind, fmt in (("ps", "{{.Names}}"), ("network ls", "{{.Name}}"), ("volume ls", "{{.Name}}")):
-        args = ["docker", *kind.split(), "--format", fmt] + (["-a"] if kind == "ps" else [])
-        out = subprocess.run(args, capture_output=True, text=True, check=False).stdout.split()
-        found += [f"{kind.split()[0]}:{name}" for name in out if name.startswith(PLUGIN_PREFIX)]
+    for project in sorted(projects):
+        label = f"label=com.docker.compose.project={project}"
+        for kind, fmt in (("ps -a", "{{.Names}}"), ("network ls", "{{.Name}}"), ("volume ls", "{{.Name}}")):
+            args = ["docker", *kind.split(), "--filter", label, "--format", fmt]
+            out = subprocess.run(args, capture_output=True, text=True, check=False, timeout=60).stdout.split()
+            found += [f"{kind.split()[0]}:{name}" for name in out]
     return found
 
 
@@ -52,11 +65,16 @@ def docker_engine() -> None:
 
 @pytest.fixture
 def no_leftovers(docker_engine: None) -> Iterator[None]:
-    """Asserts that a test leaves no container, network or volume of a plugin project behind."""
-    before = set(plugin_resources())
+    """Asserts that the projects this test's runs started left no container, network or volume behind.
+
+    Only those projects are looked at: other runs on the same engine (a shared CI runner, a
+    developer's own stack) neither fail this test nor hide a leak of its own.
+    """
+    RUN_OUTPUTS.clear()
     yield
-    left = sorted(set(plugin_resources()) - before)
-    assert not left, f"the plugin left resources behind: {left}"
+    projects = {name for output in RUN_OUTPUTS for name in PROJECT_NAME.findall(output)}
+    left = project_resources(projects)
+    assert not left, f"the plugin left resources of {sorted(projects)} behind: {left}"
 
 
 @pytest.fixture

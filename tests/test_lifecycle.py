@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, VARIANTS
+from conftest import REPO, VARIANTS, recorded
 
 pytestmark = [pytest.mark.live, pytest.mark.usefixtures("no_leftovers")]
 COMPOSE = REPO / "docker-compose.test.yml"
@@ -28,7 +28,9 @@ def command(*args: str, variant: Path | None = None) -> list[str]:
 
 
 def run(*args: str, variant: Path | None = None, timeout: float = 1200) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command(*args, variant=variant), cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(command(*args, variant=variant), cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    recorded(result.stdout + result.stderr)
+    return result
 
 
 def running_projects(prefix: str = "smartmaint-") -> set[str]:
@@ -54,7 +56,7 @@ def test_interrupted_run_tears_the_stack_down(sig: signal.Signals) -> None:
     try:
         project = wait_for_healthy_stack(process)
         process.send_signal(sig)
-        output, _ = process.communicate(timeout=120)
+        output = recorded(process.communicate(timeout=120)[0])
     finally:
         if process.poll() is None:
             process.kill()
@@ -82,6 +84,7 @@ def test_crash_looping_server_is_named_with_its_log() -> None:
 def test_no_engine_is_one_clear_error() -> None:
     env = {**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"}
     result = subprocess.run(command("-k", "mlflow-reachable"), cwd=REPO, capture_output=True, text=True, env=env, timeout=120)
+    recorded(result.stdout)
     assert result.returncode == 1
     assert "no Docker engine is reachable" in result.stdout and "DOCKER_HOST" in result.stdout
     assert "passed" in result.stdout  # the static items still run: they need no engine
@@ -123,7 +126,7 @@ def test_user_data_is_untouched_and_fixed_ports_do_not_collide(tmp_path: Path) -
     # two runs side by side: both publish 8000:8000 in the compose files, neither may collide
     processes = [subprocess.Popen(command("-k", "live and (volume-paths or sqlite-backend or uid-mapping)", variant=o),
                                   cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for o in overrides]
-    outputs = [p.communicate(timeout=1200)[0] for p in processes]
+    outputs = [recorded(p.communicate(timeout=1200)[0]) for p in processes]
     for process, output in zip(processes, outputs, strict=True):
         assert process.returncode == 0, output[-4000:]
     assert [snapshot(d / name) for d in (first, second) for name in ("mlflow_data", "mlflow_db")] == before

@@ -12,19 +12,21 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, VARIANTS
+from conftest import REPO, STACKS, VARIANTS, recorded
 
 pytestmark = [pytest.mark.live, pytest.mark.usefixtures("no_leftovers")]
 
 
-def smartmaint(tmp_path: Path, *args: str, variant: str | None = None) -> tuple[subprocess.CompletedProcess[str], list[dict[str, str]]]:
+def smartmaint(tmp_path: Path, *args: str, variant: str | None = None,
+               stack: Path | None = None) -> tuple[subprocess.CompletedProcess[str], list[dict[str, str]]]:
     report = tmp_path / "report.json"
-    files = ["--smartmaint-compose-file", "docker-compose.test.yml"]
+    files = ["--smartmaint-compose-file", str(stack or "docker-compose.test.yml")]
     if variant:
         files += ["--smartmaint-compose-file", str(VARIANTS / variant)]
     command = [sys.executable, "-m", "pytest", "--smartmaint", "-m", "smartmaint", "-p", "no:cacheprovider",
                "-rA", f"--smartmaint-report={report}", *files, *args]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=1800, check=False)
+    recorded(result.stdout + result.stderr)
     records = json.loads(report.read_text()) if report.exists() else []
     return result, records
 
@@ -133,3 +135,51 @@ def test_one_shot_trainer_is_probed_with_compose_run(tmp_path: Path) -> None:
     result, records = smartmaint(tmp_path, "-k", "live", variant="trainer-one-shot.yml")
     assert result.returncode == 0, result.stdout[-4000:]
     assert outcomes(records, "live") == dict.fromkeys(REFERENCE_LIVE, "passed") | dict.fromkeys(REGISTRY_LIVE, "skipped")
+
+
+def test_a_server_that_cannot_open_its_db_is_diagnosed_by_cause_once(tmp_path: Path) -> None:
+    """A root-owned fresh volume under a server running as 1000:1000: the cause, not the SQLAlchemy traceback."""
+    result, records = smartmaint(tmp_path, "-k", "live", "-o", "smartmaint_startup_timeout=30",
+                                 variant="db-dir-root-owned.yml")
+    assert result.returncode == 1, result.stdout[-4000:]
+    assert {r["outcome"] for r in records} == {"error"}
+    full = [r for r in records if "Cause:" in r["message"]]
+    assert len(full) == 1, [r["message"][:200] for r in records]
+    message = full[0]["message"]
+    assert ("Cause: mlflow runs as 1000:1000, but the directory of its SQLite backend /var/lib/mlflow (on the named "
+            "volume mlflow_state) is owned by 0:0 with mode 755") in message
+    assert "RUN mkdir -p /var/lib/mlflow && chown 1000:1000 /var/lib/mlflow" in message
+    first = f"smartmaint::{full[0]['check']}[live-{full[0]['subject']}]"
+    assert all(f"the diagnosis is reported once, at {first}" in r["message"] for r in records if r is not full[0])
+    assert result.stdout.count("Cause: mlflow runs as 1000:1000") == 1
+
+
+def test_an_image_only_stack_takes_roles_from_its_containers(tmp_path: Path) -> None:
+    """Prebuilt images only, other names, a server configured by MLFLOW_* variables, URIs from env_file."""
+    result, records = smartmaint(tmp_path, stack=STACKS / "image-only" / "docker-compose.yml")
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert "trainer=- (from the running containers: first client with mlflow and scikit-learn" in result.stdout
+    live = {f"{r['check']}[{r['subject']}]": r for r in records if r["tier"] == "live"}
+    expected = dict.fromkeys(["volume-paths[artifacts]", "volume-paths[registry]", "uid-mapping[artifacts]",
+                              "mlflow-reachable[inference]", "mlflow-reachable[jobs]", "audio-deps[inference]",
+                              "audio-deps[jobs]", "model-load[inference]", "model-load[jobs]",
+                              "sqlite-backend[tracking]", "sqlite-backend[tracking-restart-recreate]"], "passed")
+    expected |= dict.fromkeys(["audio-deps[tracking]", "model-load[inference-registry]", "model-load[jobs-registry]"],
+                              "skipped")
+    assert {n: r["outcome"] for n, r in live.items()} == expected
+    assert "its container has no librosa: not an audio service" in live["audio-deps[tracking]"]["message"]
+    static = {f"{r['check']}[{r['subject']}]": r for r in records if r["tier"] == "static"}
+    assert static["uid-mapping[artifacts]"]["outcome"] == "skipped"  # the files cannot tell; the live item did
+    assert "registered from" not in result.stdout
+
+
+def test_a_proxied_artifact_stack_needs_no_client_mounts(tmp_path: Path) -> None:
+    result, records = smartmaint(tmp_path, stack=STACKS / "proxied" / "docker-compose.yml")
+    assert result.returncode == 0, result.stdout[-4000:]
+    outcomes = {f"{r['tier']}:{r['check']}[{r['subject']}]": r["outcome"] for r in records}
+    assert outcomes["static:volume-paths[artifact-root]"] == "skipped"
+    assert {n for n, o in outcomes.items() if o == "skipped"} == {
+        "static:volume-paths[artifact-root]", "static:lock-consistency[n/a]",
+        "live:model-load[serve-registry]", "live:model-load[train-registry]"}
+    assert {o for o in outcomes.values()} == {"passed", "skipped"}
+    assert outcomes["live:model-load[serve]"] == "passed"  # loaded through the server: no mount at all

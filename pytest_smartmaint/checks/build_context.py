@@ -43,11 +43,9 @@ def static_cases(model: StackModel) -> list[Case]:
 
 
 def _label(model: StackModel, context: Path) -> str:
-    try:
-        relative = context.relative_to(model.project.directory).as_posix()
-    except ValueError:
-        return str(context)
-    return "." if relative == "." else f"./{relative}"
+    """The context as the compose file's directory sees it: ./ml, ../shared/ml (stable across clones)."""
+    relative = Path(os.path.relpath(context, model.project.directory)).as_posix()
+    return relative if relative.startswith((".", "/")) else f"./{relative}"
 
 
 def read_contents(context: Path) -> ContextContents:

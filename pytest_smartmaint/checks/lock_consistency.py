@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 
+import os
 import tomllib
 from pathlib import Path
 
@@ -31,11 +32,8 @@ def static_cases(model: StackModel) -> list[Case]:
 
 
 def _label(model: StackModel, directory: Path) -> str:
-    try:
-        relative = directory.relative_to(model.project.directory).as_posix()
-    except ValueError:
-        return str(directory)
-    return "./poetry.lock" if relative == "." else f"./{relative}/poetry.lock"
+    relative = Path(os.path.relpath(directory, model.project.directory)).as_posix()
+    return "./poetry.lock" if relative == "." else f"{relative if relative.startswith('.') else './' + relative}/poetry.lock"
 
 
 def _toml(path: Path) -> dict:  # type: ignore[type-arg]

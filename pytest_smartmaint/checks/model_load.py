@@ -10,6 +10,8 @@ import functools
 import warnings
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
 from ..compose_model import Mount
 from ..errors import SmartmaintError, SmartmaintWarning
 from ..stack_model import StackModel
@@ -24,9 +26,10 @@ CHECK = "model-load"
 def live_cases(model: StackModel) -> list[Case]:
     if model.server is None or not model.roles.consumers:
         return [not_applicable(CHECK, "live", "no MLflow server and model consumer in the compose project")]
-    trainer = model.roles.trainer or "-"
+    trainer = (model.roles.trainer,) if model.roles.trainer else ()  # else found in the containers
     smoke = [
-        Case(CHECK, "live", name, functools.partial(_live, consumer=name), (trainer, name, model.server.service))
+        Case(CHECK, "live", name, functools.partial(_live, consumer=name),
+             tuple(dict.fromkeys((*trainer, name, model.server.service))))
         for name in model.roles.consumers
     ]
     registry = [
@@ -39,8 +42,6 @@ def live_cases(model: StackModel) -> list[Case]:
 def _live_registry(stack: LiveStack, consumer: str) -> None:
     """The pre-deploy question on a running deployment: will the consumer serve what the registry holds?"""
     if stack.owned:
-        import pytest
-
         pytest.skip("a stack the plugin started holds only its smoke model (checked above); "
                     "with --smartmaint-project this loads the latest version of every registered model")
     loads = stack.registry_loads()[consumer].json()["models"]
@@ -76,9 +77,12 @@ def _misplaced(stack: LiveStack, service: str | None) -> bool:
 
 def _live(stack: LiveStack, consumer: str) -> None:
     model = stack.model
-    trainer = model.roles.trainer
     server = model.server
     assert server is not None
+    try:
+        trainer = stack.trainer()
+    except SmartmaintError as exc:
+        fail(f"No consumer can be checked: {exc}")
     try:
         smoke = stack.smoke_model()
     except SmartmaintError as exc:

@@ -132,7 +132,10 @@ def _live_process_and_file(stack: LiveStack) -> None:
 
 
 def _lookup(stack: LiveStack, version: str) -> dict[str, Any]:
-    client = stack.model.roles.trainer or stack.model.roles.clients[0]
+    try:
+        client = stack.trainer()
+    except SmartmaintError:
+        client = stack.model.roles.clients[0]
     return stack.runner.python(client, REGISTRY_LOOKUP, {"name": stack.smoke_name, "version": version}).json()
 
 

@@ -1,0 +1,95 @@
+"""Why a stack did not come up: the checks' own analyses, applied to a failed bring-up.
+
+A log tail shows the symptom (a SQLAlchemy traceback); this names the cause: the SQLite
+directory the server cannot write (who owns it, who the server runs as), and whatever the
+static checks find in the files (the db on no mount, a Host header the server refuses...).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import shlex
+
+import pytest
+
+from .errors import CheckFailure, SmartmaintError
+from .probe import ComposeRunner
+from .stack_model import StackModel
+
+# The static checks whose findings can stop a stack from starting or from passing its healthchecks.
+STARTUP_CHECKS = ("sqlite-backend", "volume-paths", "uid-mapping", "mlflow-reachable")
+
+
+def diagnose(runner: ComposeRunner, model: StackModel) -> list[str]:
+    """Causes, most specific first; empty when nothing explains the failure."""
+    return [*_db_directory(runner, model), *_static_findings(model)]
+
+
+def _db_directory(runner: ComposeRunner, model: StackModel) -> list[str]:
+    """Can the server's user write the directory of its SQLite file? Seen in a throwaway container of the service."""
+    server = model.server
+    if server is None or server.sqlite_path is None:
+        return []
+    directory = posixpath.dirname(server.sqlite_path)
+    quoted = shlex.quote(directory)
+    script = (f"id -u; id -g; stat -c '%u:%g %a' {quoted} 2>/dev/null || echo missing; "
+              f"if [ -w {quoted} ]; then echo writable; else echo read-only; fi")
+    try:
+        done = runner.compose("run", "--rm", "--no-deps", "-T", "--entrypoint", "/bin/sh", server.service, "-c", script,
+                              timeout=90)
+    except SmartmaintError:
+        return []
+    lines = done.stdout.split()
+    if done.returncode != 0 or len(lines) < 4:
+        return []
+    uid, gid, owner, writable = lines[0], lines[1], lines[2], lines[-1]
+    mode = lines[3] if owner != "missing" and len(lines) >= 5 else ""
+    if writable == "writable":
+        return []
+    service = model.service(server.service)
+    mount = service.mount_covering(directory)
+    on = (f"on the named volume {mount.label}" if mount and mount.kind == "volume"
+          else f"on the bind mount {mount.label}" if mount and mount.kind == "bind"
+          else f"on a {mount.kind} mount" if mount else "in the container's own filesystem")
+    if owner == "missing":
+        return [
+            f"{server.service} runs as {uid}:{gid} and keeps its SQLite backend at {server.sqlite_path} "
+            f"({server.backend_store_uri.source}), but {directory} does not exist in the container and MLflow does not "
+            f"create it: the server fails with \"sqlite3.OperationalError: unable to open database file\".\n"
+            f"Fix, in service {server.service}: mount a directory there, owned by {uid}:{gid}:\n"
+            f"    volumes:\n      - ./mlflow_db:{directory}"
+        ]
+    dockerfile_fix = (f"  in {server.service}'s Dockerfile, create the directory for that user:\n"
+                      f"      RUN mkdir -p {directory} && chown {uid}:{gid} {directory}")
+    if mount is not None and mount.kind == "bind":
+        why = f"\nA bind mount keeps the owner and mode of the host directory {mount.label}."
+        fix = f"Fix, on the host: chown {uid}:{gid} {mount.label}   (or give {server.service} the user: that owns it)"
+    elif mount is not None and mount.kind == "volume":
+        why = (f"\nA fresh named volume takes the owner of the directory the image has at {mount.target}; "
+               f"where the image has none, Docker creates it owned by root.")
+        fix = (f"Fix, either:\n  -{dockerfile_fix[1:]}\n  - or keep the db under a directory the image already "
+               f"creates for {uid}:{gid}")
+    else:
+        why, fix = "", f"Fix:\n{dockerfile_fix}"
+    return [
+        f"{server.service} runs as {uid}:{gid}, but the directory of its SQLite backend {directory} ({on}) is owned by "
+        f"{owner} with mode {mode or '?'}: the server cannot create or write {server.sqlite_path} and fails with "
+        f"\"sqlite3.OperationalError: unable to open database file\".{why}\n{fix}"
+    ]
+
+
+def _static_findings(model: StackModel) -> list[str]:
+    from .checks import STATIC_CHECKS
+
+    found = []
+    for check in STATIC_CHECKS:
+        for case in check.static_cases(model):
+            if case.check not in STARTUP_CHECKS:
+                continue
+            try:
+                case.run(model)
+            except CheckFailure as failure:
+                found.append(f"smartmaint::{case.name} (from the files): {failure}")
+            except pytest.skip.Exception:
+                continue
+    return found
