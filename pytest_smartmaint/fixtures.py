@@ -39,9 +39,15 @@ def _smartmaint_session_stack(request: pytest.FixtureRequest) -> Iterator[LiveSt
     from .live_stack import StackHandle
 
     plugin = request.config.stash[PLUGIN_KEY]
-    handle = getattr(request.config, "workerinput", {}).get("smartmaint_stack")
+    workerinput = getattr(request.config, "workerinput", {})
+    handle = workerinput.get("smartmaint_stack")
     if handle is not None:  # an xdist worker: the controller brought the stack up once for all
-        yield StackHandle(**handle).attach(plugin.model)
+        stack = StackHandle(**handle).attach(plugin.model, workerinput.get("workerid", "gw"))
+        try:
+            yield stack
+        finally:
+            if not stack.owned:  # a running deployment: what this worker registered goes again
+                stack.remove_smoke_model()
         return
     if plugin.shared_stack is not None:
         yield plugin.shared_stack

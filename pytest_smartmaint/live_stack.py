@@ -26,14 +26,15 @@ class LiveStack:
 
     def __init__(
         self, model: StackModel, runner: ComposeRunner, owned: bool, isolation: Isolation | None = None,
-        exclusive: bool = True,
+        exclusive: bool = True, worker: str | None = None,
     ) -> None:
         self.model = model
         self.runner = runner
         self.owned = owned  # False for --smartmaint-project: never recreate or stop anything
         self.exclusive = exclusive  # no other process runs checks on it meanwhile (xdist without loadgroup: False)
         self.isolation = isolation
-        self.smoke_name = f"smartmaint-smoke-{runner.project}"
+        # one smoke model per process: each xdist worker registers and removes its own
+        self.smoke_name = f"smartmaint-smoke-{runner.project}" + (f"-{worker}" if worker else "")
         self._memo: dict[str, Any] = {}
         self._lock = threading.Lock()
 
@@ -133,6 +134,6 @@ class StackHandle:
     owned: bool
     exclusive: bool  # False: other processes run checks on it at the same time
 
-    def attach(self, model: StackModel) -> LiveStack:
+    def attach(self, model: StackModel, worker: str) -> LiveStack:
         runner = ComposeRunner([Path(f) for f in self.files], self.project)
-        return LiveStack(model, runner, owned=self.owned, exclusive=self.exclusive)
+        return LiveStack(model, runner, owned=self.owned, exclusive=self.exclusive, worker=worker)

@@ -76,10 +76,16 @@ def pytest_configure(config: pytest.Config) -> None:
     from . import fixtures
 
     config.pluginmanager.register(fixtures, "smartmaint-fixtures")
-    if config.pluginmanager.hasplugin("xdist") and not settings.static_only:
-        from .xdist_support import XdistController
+    if config.pluginmanager.hasplugin("xdist"):
+        from .xdist_support import XdistController, XdistWorker
 
-        config.pluginmanager.register(XdistController(plugin), "smartmaint-xdist")
+        if hasattr(config, "workerinput"):
+            config.pluginmanager.register(XdistWorker(config), "smartmaint-xdist-worker")
+        else:
+            from .suite import cases
+
+            expected = [f"{COLLECTOR}::{case.name}" for case in cases(model, settings)]
+            config.pluginmanager.register(XdistController(plugin, expected), "smartmaint-xdist")
     if settings.report is not None and not hasattr(config, "workerinput"):
         from .report import JsonReport
 

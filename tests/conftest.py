@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -50,6 +52,19 @@ def project_resources(projects: set[str]) -> list[str]:
             out = subprocess.run(args, capture_output=True, text=True, check=False, timeout=60).stdout.split()
             found += [f"{kind.split()[0]}:{name}" for name in out]
     return found
+
+
+Run = tuple[set[str], list[tuple[str, str, str, str]]]
+
+
+def executed(junit: Path, report: Path) -> Run:
+    """What a run executed, where users see it: the junitxml testcases' node ids (each once), and the
+    JSON report's records as sorted (check, tier, subject, outcome)."""
+    cases = ElementTree.parse(junit).getroot().iter("testcase")
+    ids = [f"{case.get('classname')}::{case.get('name')}" for case in cases]
+    assert len(ids) == len(set(ids)), ids
+    records = sorted((r["check"], r["tier"], r["subject"], r["outcome"]) for r in json.loads(report.read_text()))
+    return set(ids), records
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, VARIANTS, recorded
+from conftest import REPO, VARIANTS, executed, recorded
 
 pytestmark = [pytest.mark.live, pytest.mark.usefixtures("no_leftovers")]
 COMPOSE = REPO / "docker-compose.test.yml"
@@ -201,3 +201,24 @@ def test_reuse_mode_checks_a_running_stack_without_touching_it(user_stack: tuple
          "from mlflow import MlflowClient; print([m.name for m in MlflowClient().search_registered_models()])"],
         capture_output=True, text=True, check=True).stdout
     assert "fraud-detector" in names and "smartmaint-smoke" not in names
+
+
+def test_reuse_mode_under_xdist_runs_the_same_items_and_leaves_no_smoke_model(
+    user_stack: tuple[str, list[str]], tmp_path: Path
+) -> None:
+    project, compose = user_stack
+    runs = {}
+    for mode, args in (("no-xdist", ()), ("loadgroup", ("-n", "2", "--dist", "loadgroup")),
+                       ("load", ("-n", "2", "--dist", "load"))):
+        report, junit = tmp_path / f"{mode}.json", tmp_path / f"{mode}.xml"
+        result = run("-k", "live", f"--smartmaint-project={project}", f"--smartmaint-report={report}",
+                     f"--junitxml={junit}", *args)
+        assert result.returncode == 0, (mode, result.stdout[-3000:])
+        runs[mode] = executed(junit, report)
+    assert len(runs["no-xdist"][0]) == 13
+    assert runs["loadgroup"] == runs["no-xdist"] and runs["load"] == runs["no-xdist"]
+    names = subprocess.run(
+        [*compose, "exec", "-T", "notebook_runner", "python3", "-c",
+         "from mlflow import MlflowClient; print([m.name for m in MlflowClient().search_registered_models()])"],
+        capture_output=True, text=True, check=True).stdout
+    assert "fraud-detector" in names and "smartmaint-smoke" not in names  # each worker removed its own smoke model
