@@ -138,7 +138,7 @@ def read_image_facts(build: Build, service: str) -> ImageFacts:
     parser = DockerfileParser(
         fileobj=io.BytesIO(text.encode("utf-8")), build_args=dict(build.args), env_replace=True, cache_content=True
     )
-    stages = _stages(parser.structure)
+    stages = _stages(parser.structure, parser.parent_images)
     chain = _chain(stages, build.target)
     readers = [_StageReader(build, stage.body) for stage in chain]
     python_packages: dict[str, Requirement] = {}
@@ -179,13 +179,15 @@ class _Stage:
     body: list[dict[str, str]]
 
 
-def _stages(structure: list[dict[str, str]]) -> list[_Stage]:
+def _stages(structure: list[dict[str, str]], bases: list[str]) -> list[_Stage]:
+    """The stages in order; ``bases`` are dockerfile-parse's FROM images with build args substituted."""
     stages: list[_Stage] = []
     for instruction in structure:
         if instruction["instruction"] == "FROM":
             words = [w for w in instruction["value"].split() if not w.startswith("--")]
             name = words[2] if len(words) >= 3 and words[1].lower() == "as" else None
-            stages.append(_Stage(name, words[0] if words else "", []))
+            base = bases[len(stages)] if len(stages) < len(bases) else (words[0] if words else "")
+            stages.append(_Stage(name, base, []))
         elif stages:
             stages[-1].body.append(instruction)
     return stages or [_Stage(None, "", [])]

@@ -342,3 +342,14 @@ def test_compose_is_the_parser_env_interpolation_applies(project_dir: Path, writ
     assert model.service("api").user == "1002:1002"
     assert "1002:1002" in verdict(model, "uid-mapping", "./mlflow_data")
     assert os.environ.get("API_USER") is None
+
+
+def test_a_from_image_given_by_a_build_arg_is_resolved(project_dir: Path, write: Write) -> None:
+    """`ARG ML_IMAGE=...` / `FROM ${ML_IMAGE}`: the image another service builds, so its packages are inherited."""
+    write("ml_slim/Dockerfile", "ARG ML_IMAGE=acme/ml:1\nFROM ${ML_IMAGE}\nUSER root\nRUN pip uninstall -y resampy\nUSER 1000:1000\n")
+    model = load(project_dir, "services:\n  trainer:\n    image: acme/ml:1\n"
+                              "  api:\n    image: acme/ml:slim\n    build: !override\n      context: ./ml_slim\n")
+    image = model.images["api"]
+    assert image is not None and image.base_image == "acme/ml:1"
+    assert "api" in model.roles.audio  # librosa comes from the base image the trainer builds
+    assert "the Dockerfile uninstalls resampy" in verdict(model, "audio-deps", "api")
