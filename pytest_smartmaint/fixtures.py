@@ -1,4 +1,4 @@
-"""The suite's fixtures: module-level functions, registered only when --smartmaint is on.
+"""The suite's internal fixtures: registered only when --smartmaint is on (the public ones: public_fixtures).
 
 A stack that cannot come up is diagnosed once: the first live item that needs it reports
 the whole diagnosis as its setup error, every later one points to that item.
@@ -14,7 +14,6 @@ import pytest
 
 from .errors import SmartmaintError
 from .plugin import PLUGIN_KEY
-from .stack_model import StackModel
 
 if TYPE_CHECKING:  # the live stack's modules are imported only when a live item runs
     from .live_stack import LiveStack
@@ -26,11 +25,6 @@ class BringUpFailure:
 
     message: str
     reported_by: list[str] = field(default_factory=list)
-
-
-@pytest.fixture(scope="session")
-def _smartmaint_model(request: pytest.FixtureRequest) -> StackModel:
-    return request.config.stash[PLUGIN_KEY].model
 
 
 @pytest.fixture(scope="session")

@@ -7,18 +7,22 @@ round trip) is paid once and a failure is reported by every check that needed it
 
 from __future__ import annotations
 
+import shlex
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import SmartmaintError
 from .isolation import Isolation
 from .probe import ComposeRunner, ProbeResult
 from .probe_scripts import AUDIO_ROUNDTRIP, FACTS, LOAD_MODEL, LOAD_REGISTRY, REGISTER_MODEL, REMOVE_SMOKE_MODEL
 from .stack_model import TRAINER_NAME, StackModel
+
+if TYPE_CHECKING:
+    from testinfra.host import Host
 
 
 class LiveStack:
@@ -107,6 +111,40 @@ class LiveStack:
 
     def shell(self, service: str, command: str) -> ProbeResult:
         return self.runner.run(service, command)
+
+    # --- the public API (the smartmaint_stack fixture) -------------------------------------
+
+    def exec(self, service: str, command: str | Sequence[str], timeout: float = 300) -> ProbeResult:
+        """Run ``command`` (a shell string, or an argv list that is quoted for you) in the service's container.
+
+        A one-shot service that has exited is run with ``docker compose run --rm`` (same image, user, mounts).
+        ``.check_output()`` on the result raises, naming the service and command, when it exits non-zero.
+        """
+        text = command if isinstance(command, str) else shlex.join(command)
+        return self.runner.run(service, text, timeout)
+
+    def published(self, service: str, port: int, protocol: str = "tcp") -> str | None:
+        """``host:port`` on this machine that reaches the service's container ``port``; None if unpublished."""
+        done = self.runner.compose("port", "--protocol", protocol, service, str(port), timeout=30)
+        address = done.stdout.strip().splitlines()[0] if done.returncode == 0 and done.stdout.strip() else ""
+        if not address or address.endswith(":0"):
+            return None
+        host, _, bound = address.rpartition(":")
+        return f"{'127.0.0.1' if host in ('0.0.0.0', '::', '[::]', '') else host}:{bound}"
+
+    def logs(self, service: str, lines: int = 200) -> str:
+        """The service's last ``lines`` log lines."""
+        return self.runner.logs([service], lines)
+
+    def host(self, service: str) -> Host:
+        """A testinfra Host on the service's running container."""
+        import testinfra
+
+        container = self.runner.container(service)
+        if container is None:
+            raise SmartmaintError(f"service {service} has no running container in project {self.project} "
+                                  "(a one-shot job that exited?): use smartmaint_stack.exec() instead")
+        return testinfra.get_host(f"docker://{container}")
 
     def handle(self, exclusive: bool) -> StackHandle:
         return StackHandle(self.project, tuple(str(f) for f in self.runner.files), self.owned, exclusive)

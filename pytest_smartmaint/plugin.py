@@ -54,6 +54,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "smartmaint: an item of the pytest-smartmaint built-in suite")
+    from . import public_fixtures  # skip with the reason when the suite is off; no Docker call until used
+
+    config.pluginmanager.register(public_fixtures, "smartmaint-public-fixtures")
     if not config.getoption("smartmaint"):
         given = [f"--{name.replace('_', '-').replace('-files', '-file')}" for name in SMARTMAINT_OPTIONS
                  if config.getoption(name) not in (None, False)]

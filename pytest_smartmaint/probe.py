@@ -32,12 +32,30 @@ PROBE_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOU
 _PYTHON = 'PY="$(command -v python3 || command -v python)" || {{ echo "no python in PATH" >&2; exit 127; }}; exec "$PY" -c {script} {arg}'
 
 
+class CommandFailed(AssertionError):
+    """A command run with ``check_output`` exited non-zero: the message names service, command and output."""
+
+
 @dataclass(frozen=True)
 class ProbeResult:
+    """What a command in a service's container did: exit code and output (testinfra's CommandResult, typed)."""
+
     service: str
     rc: int
     stdout: str
     stderr: str
+    command: str = ""
+
+    @property
+    def succeeded(self) -> bool:
+        return self.rc == 0
+
+    def check_output(self) -> str:
+        """The stripped stdout; raises CommandFailed (an AssertionError) on a non-zero exit."""
+        if self.rc != 0:
+            output = (self.stderr.strip() or self.stdout.strip())[-2000:] or "(no output)"
+            raise CommandFailed(f"`{self.command}` in service {self.service} exited {self.rc}:\n{output}")
+        return self.stdout.strip()
 
     def json(self) -> dict[str, Any]:
         try:
@@ -86,7 +104,7 @@ class ComposeRunner:
         else:  # a one-shot service (a job that ran and exited): same image, user and mounts
             done = self.compose("run", "--rm", "--no-deps", "-T", *flags, "--entrypoint", "/bin/sh", service, "-c",
                                 command, timeout=timeout + 30)
-        return ProbeResult(service, done.returncode, done.stdout, done.stderr)
+        return ProbeResult(service, done.returncode, done.stdout, done.stderr, command)
 
     def python(self, service: str, script: str, arg: Any = None, timeout: float = EXEC_TIMEOUT_S) -> ProbeResult:
         command = _PYTHON.format(script=shlex.quote(script), arg=shlex.quote(json.dumps(arg)))

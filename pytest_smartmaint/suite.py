@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from .live_stack import LiveStack
 
 
-def _run_static(_smartmaint_model: StackModel, *, case: Case) -> None:
-    case.run(_smartmaint_model)
+def _run_static(smartmaint_model: StackModel, *, case: Case) -> None:
+    case.run(smartmaint_model)
 
 
 def _run_live(_smartmaint_live: LiveStack, *, case: Case) -> None:
