@@ -224,3 +224,28 @@ def test_no_docker_cli_is_one_message(pytester: pytest.Pytester, stack: Path, mo
     result = pytester.runpytest_inprocess("--smartmaint", "--smartmaint-static")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*the docker CLI is not on PATH*"])
+
+
+def test_a_dockerfile_the_compose_file_names_but_that_is_missing_is_one_message(pytester: pytest.Pytester, stack: Path) -> None:
+    (stack / "override.yml").write_text("services:\n  api:\n    build:\n      context: ./ml\n      dockerfile: Dockerfile.gpu\n")
+    result = pytester.runpytest_inprocess(
+        "--smartmaint", "--smartmaint-static", "--smartmaint-compose-file", "docker-compose.test.yml",
+        "--smartmaint-compose-file", "override.yml")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*service api: the Dockerfile */ml/Dockerfile.gpu named by its build section does not exist*"])
+    assert "Traceback" not in result.stderr.str() + result.stdout.str()
+
+
+def test_dockerfiles_with_other_names_are_read(pytester: pytest.Pytester, stack: Path) -> None:
+    """dockerfile-parse takes a path that does not end in "Dockerfile" for a directory: this crashed once."""
+    (stack / "ml" / "Dockerfile").rename(stack / "ml" / "Dockerfile.ml")
+    (stack / "override.yml").write_text(
+        "services:\n  api:\n    build:\n      context: ./ml\n      dockerfile: Dockerfile.ml\n"
+        "  trainer:\n    build:\n      context: ./ml\n      dockerfile: Dockerfile.ml\n"
+        "  mlflow:\n    build: !override\n      context: .\n      dockerfile_inline: |\n"
+        "        FROM python:3.12-slim\n        RUN pip install mlflow==3.17.2\n        USER 1000:1000\n")
+    result = pytester.runpytest_inprocess(
+        "--smartmaint", "--smartmaint-static", "-v", "--smartmaint-compose-file", "docker-compose.test.yml",
+        "--smartmaint-compose-file", "override.yml")
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()[-3000:]
+    result.stdout.fnmatch_lines(["smartmaint::audio-deps[[]static-api[]] PASSED*"])
