@@ -93,6 +93,16 @@ def no_leftovers(docker_engine: None) -> Iterator[None]:
 
 
 @pytest.fixture
+def stack(pytester: pytest.Pytester) -> Path:
+    """The base project copied into pytester's directory as docker-compose.test.yml."""
+    for item in (PROJECTS / "base").iterdir():
+        target = pytester.path / item.name
+        shutil.copytree(item, target) if item.is_dir() else shutil.copy(item, target)
+    (pytester.path / "docker-compose.yml").rename(pytester.path / "docker-compose.test.yml")
+    return pytester.path
+
+
+@pytest.fixture
 def project_dir(tmp_path: Path) -> Path:
     """A copy of tests/projects/base: a small sound stack to break one way at a time."""
     target = tmp_path / "stack"

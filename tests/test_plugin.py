@@ -4,25 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from xml.etree import ElementTree
 from pathlib import Path
 
 import pytest
 
-from conftest import PROJECTS
 
 pytest_plugins = ["pytester"]
-
-
-@pytest.fixture
-def stack(pytester: pytest.Pytester) -> Path:
-    """The base project copied into pytester's directory as docker-compose.test.yml."""
-    for item in (PROJECTS / "base").iterdir():
-        target = pytester.path / item.name
-        shutil.copytree(item, target) if item.is_dir() else shutil.copy(item, target)
-    (pytester.path / "docker-compose.yml").rename(pytester.path / "docker-compose.test.yml")
-    return pytester.path
 
 
 def test_without_smartmaint_nothing_is_collected_and_no_docker_call_is_made(

@@ -7,31 +7,19 @@ it executed (the -rA summary) and by its JSON report.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import PROJECTS, REPO, Run, executed, recorded
+from conftest import REPO, Run, executed, recorded
 
 XDIST_MODES = [(), ("-n", "2", "--dist", "load"), ("-n", "2", "--dist", "loadgroup"), ("-n", "2", "--dist", "loadscope")]
 MODE_IDS = ["no-xdist", "load", "loadgroup", "loadscope"]
-# Under --dist load/loadscope other workers use the server meanwhile: its recreate is skipped, with the reason.
-NOT_EXCLUSIVE = "smartmaint::sqlite-backend[live-mlflow-restart-recreate]"
-
-@pytest.fixture
-def stack(pytester: pytest.Pytester) -> Path:
-    for item in (PROJECTS / "base").iterdir():
-        target = pytester.path / item.name
-        shutil.copytree(item, target) if item.is_dir() else shutil.copy(item, target)
-    (pytester.path / "docker-compose.yml").rename(pytester.path / "docker-compose.test.yml")
-    (pytester.path / "override.yml").write_text('services:\n  api:\n    user: "1001:1001"\n')  # one item fails
-    return pytester.path
-
 
 def test_static_tier_runs_the_same_items_with_and_without_xdist(pytester: pytest.Pytester, stack: Path) -> None:
+    (stack / "override.yml").write_text('services:\n  api:\n    user: "1001:1001"\n')  # one item fails
     runs = {}
     for mode, args in zip(MODE_IDS, XDIST_MODES, strict=True):
         report, junit = stack / f"{mode}.json", stack / f"{mode}.xml"
