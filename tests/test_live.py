@@ -86,6 +86,11 @@ VARIANTS_LIVE = {
         "model-load[api]": ["cannot write the model's directory /mlruns/", "(mounted read-only)",
                             "api: it mounts mlflow_data at /mlruns read-only."],
     },
+    "tracking-uri-wrong-port.yml": {  # MLflow's retries are bounded: this fails as fast as the reference passes
+        "mlflow-reachable[api]": ["api cannot reach mlflow: GET http://mlflow:5001/api/2.0/mlflow/experiments/search",
+                                  "Connection refused", "Expected: MLFLOW_TRACKING_URI: http://mlflow:5000"],
+        "model-load[api]": ["the registry is unreachable from api", "Connection refused", "See mlflow-reachable"],
+    },
     "no-resampy.yml": {
         "audio-deps[api]": ["The audio stack does not import in api:", "resampy: ModuleNotFoundError: No module named 'resampy'",
                             "Fix: add resampy to the dependency file"],
