@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, cast
 import pytest
 from _pytest._code.code import TerminalRepr
 from _pytest.fixtures import FuncFixtureInfo
-from _pytest.python import CallSpec
+import _pytest.python
 from pytest import ExceptionInfo
 
 from .checks import LIVE_CHECKS, STATIC_CHECKS
@@ -66,13 +66,17 @@ class SmartmaintItem(pytest.Function):
         return self.path, None, f"smartmaint::{self.name}"
 
 
-def _callspec(case: Case) -> CallSpec:
+# What pytest's own parametrization records per item: CallSpec since pytest 9.1, CallSpec2 before.
+_CALLSPEC: Any = getattr(_pytest.python, "CallSpec", None) or getattr(_pytest.python, "CallSpec2")
+
+
+def _callspec(case: Case) -> Any:
     """The item's ``[<tier>-<subject>]``, as pytest's own parametrization records it.
 
     pytest >= 9.2 builds a Function's node id from ``originalname`` and the callspec's ids,
     and ``--lf``/selection compare those parts: a name with the brackets glued on is not enough.
     """
-    return CallSpec(_idlist=(f"{case.tier}-{case.subject}",))
+    return _CALLSPEC(_idlist=(f"{case.tier}-{case.subject}",))
 
 
 class SmartmaintCollector(pytest.Collector):
