@@ -56,7 +56,7 @@ WELL_KNOWN_GROUPS = {"root": "0", "nogroup": "65534"}
 # Bases whose images run as root unless a Dockerfile says otherwise (official and common ML bases).
 ROOT_BASES = re.compile(
     r"^(docker\.io/)?(library/)?(python|debian|ubuntu|alpine|busybox|buildpack-deps|fedora|rockylinux|"
-    r"continuumio/[^:]+|condaforge/[^:]+|mambaorg/micromamba|nvidia/cuda|pytorch/pytorch|tensorflow/tensorflow|"
+    r"continuumio/[^:]+|condaforge/[^:]+|nvidia/cuda|pytorch/pytorch|tensorflow/tensorflow|"
     r"ghcr\.io/mlflow/mlflow|scratch)(:|@|$)"
 )
 
@@ -100,27 +100,26 @@ class ImageFacts:
             base_runs_as_root=parent.base_runs_as_root,
         )
 
-    @staticmethod
-    def resolve_plain(spec: str) -> Identity:
-        """``user:`` on a service whose image is not read here: numeric ids and root only."""
-        user, _, group = spec.partition(":")
-        account = WELL_KNOWN_USERS.get(user)
-        uid = user if user.isdigit() else (account.uid if account else None)
-        gid = (group if group.isdigit() else WELL_KNOWN_GROUPS.get(group)) if group else (account.gid if account else None)
-        return Identity(uid=uid, gid=gid, spec=spec)
-
     def resolve_user(self, spec: str) -> Identity:
-        """``USER``/``user:`` text (``name``, ``uid``, ``name:group``) as numeric ids where the files tell."""
-        user, _, group = spec.partition(":")
-        account = WELL_KNOWN_USERS.get(user) or self.users.get(user) or next(
-            (a for a in self.users.values() if user.isdigit() and a.uid == user), None)
-        uid = user if user.isdigit() else (account.uid if account else None)
-        gid: str | None = None
-        if group:
-            gid = group if group.isdigit() else (self.groups.get(group) or WELL_KNOWN_GROUPS.get(group))
-        elif account is not None:
-            gid = account.gid
-        return Identity(uid=uid, gid=gid, spec=spec)
+        return resolve_user(spec, self.users, self.groups)
+
+
+def resolve_user(spec: str, users: Mapping[str, Account] | None = None, groups: Mapping[str, str] | None = None) -> Identity:
+    """``USER``/``user:`` text (``name``, ``uid``, ``name:group``) as numeric ids where the files tell.
+
+    Without an image's accounts (a prebuilt image), only numeric ids and the well-known names resolve.
+    """
+    users, groups = users or {}, groups or {}
+    user, _, group = spec.partition(":")
+    account = WELL_KNOWN_USERS.get(user) or users.get(user) or next(
+        (a for a in users.values() if user.isdigit() and a.uid == user), None)
+    uid = user if user.isdigit() else (account.uid if account else None)
+    gid: str | None = None
+    if group:
+        gid = group if group.isdigit() else (groups.get(group) or WELL_KNOWN_GROUPS.get(group))
+    elif account is not None:
+        gid = account.gid
+    return Identity(uid=uid, gid=gid, spec=spec)
 
 
 def read_image_facts(build: Build, service: str) -> ImageFacts:

@@ -149,7 +149,7 @@ def failing_build_steps(lines: list[str]) -> list[str]:
     return shown or [line for line in lines if "failed to solve" in line][-1:]
 
 
-def explain_up_failure(runner: ComposeRunner, output: str, model: StackModel | None = None) -> str:
+def explain_up_failure(runner: ComposeRunner, output: str, model: StackModel) -> str:
     lines = output.splitlines()
     if "failed to solve" in output or re.search(r"^#\d+ ERROR", output, re.MULTILINE):
         return (
@@ -174,7 +174,7 @@ def explain_up_failure(runner: ComposeRunner, output: str, model: StackModel | N
                 f"restarts {state.get('RestartCount', 0)}{looping}\n  last healthcheck output: {last_probe[-300:]}\n"
                 "  last log lines:\n" + "\n".join(f"    {line}" for line in (logs.stdout + logs.stderr).splitlines()[-15:])
             )
-        causes = diagnose(runner, model) if model is not None else []
+        causes = diagnose(runner, model)
         cause = "".join(f"\nCause: {c}" for c in causes)
         return (
             f"the stack did not become healthy (project {runner.project}, `docker compose up --wait`).{cause}\n"

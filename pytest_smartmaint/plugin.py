@@ -85,10 +85,7 @@ def pytest_configure(config: pytest.Config) -> None:
         if hasattr(config, "workerinput"):
             config.pluginmanager.register(XdistWorker(config), "smartmaint-xdist-worker")
         else:
-            from .suite import cases
-
-            expected = [f"{COLLECTOR}::{case.name}" for case in cases(model, settings)]
-            config.pluginmanager.register(XdistController(plugin, expected), "smartmaint-xdist")
+            config.pluginmanager.register(XdistController(plugin), "smartmaint-xdist")
     if settings.report is not None and not hasattr(config, "workerinput"):
         from .report import JsonReport
 

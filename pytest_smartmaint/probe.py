@@ -32,6 +32,11 @@ PROBE_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOU
 _PYTHON = 'PY="$(command -v python3 || command -v python)" || {{ echo "no python in PATH" >&2; exit 127; }}; exec "$PY" -c {script} {arg}'
 
 
+def _env_flags(env: Mapping[str, str] | None) -> list[str]:
+    """``-e KEY=VALUE`` for ``docker exec`` and ``docker compose run`` alike."""
+    return [arg for key, value in (env or {}).items() for arg in ("-e", f"{key}={value}")]
+
+
 class CommandFailed(AssertionError):
     """A command run with ``check_output`` exited non-zero: the message names service, command and output."""
 
@@ -97,13 +102,17 @@ class ComposeRunner:
 
     def run(self, service: str, command: str, timeout: float = EXEC_TIMEOUT_S,
             env: Mapping[str, str] | None = None) -> ProbeResult:
-        flags = [arg for key, value in (env or {}).items() for arg in ("-e", f"{key}={value}")]
         container = self.container(service)
         if container is not None:
-            done = commands.run(["docker", "exec", "-i", *flags, container, "/bin/sh", "-c", command], timeout=timeout)
-        else:  # a one-shot service (a job that ran and exited): same image, user and mounts
-            done = self.compose("run", "--rm", "--no-deps", "-T", *flags, "--entrypoint", "/bin/sh", service, "-c",
-                                command, timeout=timeout + 30)
+            done = commands.run(["docker", "exec", "-i", *_env_flags(env), container, "/bin/sh", "-c", command], timeout=timeout)
+            return ProbeResult(service, done.returncode, done.stdout, done.stderr, command)
+        return self.run_one_off(service, command, timeout, env)  # a one-shot job that ran and exited
+
+    def run_one_off(self, service: str, command: str, timeout: float = EXEC_TIMEOUT_S,
+                    env: Mapping[str, str] | None = None) -> ProbeResult:
+        """``command`` in a fresh, removed container of the service: same image, user and mounts."""
+        done = self.compose("run", "--rm", "--no-deps", "-T", *_env_flags(env), "--entrypoint", "/bin/sh", service, "-c", command,
+                            timeout=timeout + 30)
         return ProbeResult(service, done.returncode, done.stdout, done.stderr, command)
 
     def python(self, service: str, script: str, arg: Any = None, timeout: float = EXEC_TIMEOUT_S) -> ProbeResult:

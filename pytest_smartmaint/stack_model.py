@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .compose_model import ComposeProject, Service, load_project
 from .errors import SmartmaintError
-from .image_facts import Identity, ImageFacts, read_image_facts
+from .image_facts import Identity, ImageFacts, read_image_facts, resolve_user
 from .mlflow_server import ServerSettings, image_tag_version, mlflow_version, resolve
 from .settings import ROLE_INI, Settings
 
@@ -57,7 +57,7 @@ class StackModel:
         service = self.service(name)
         image = self.images.get(name)
         if service.user:
-            identity = image.resolve_user(service.user) if image else ImageFacts.resolve_plain(service.user)
+            identity = image.resolve_user(service.user) if image else resolve_user(service.user)
             return EffectiveUser(identity, "compose user:")
         same_image = service.image or (f"{image.dockerfile}#{service.build.target}" if image and service.build else None)
         if image is None:

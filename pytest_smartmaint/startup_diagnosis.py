@@ -35,12 +35,11 @@ def _db_directory(runner: ComposeRunner, model: StackModel) -> list[str]:
     script = (f"id -u; id -g; stat -c '%u:%g %a' {quoted} 2>/dev/null || echo missing; "
               f"if [ -w {quoted} ]; then echo writable; else echo read-only; fi")
     try:
-        done = runner.compose("run", "--rm", "--no-deps", "-T", "--entrypoint", "/bin/sh", server.service, "-c", script,
-                              timeout=90)
+        done = runner.run_one_off(server.service, script, timeout=60)  # the server's own container may be looping
     except SmartmaintError:
         return []
     lines = done.stdout.split()
-    if done.returncode != 0 or len(lines) < 4:
+    if done.rc != 0 or len(lines) < 4:
         return []
     uid, gid, owner, writable = lines[0], lines[1], lines[2], lines[-1]
     mode = lines[3] if owner != "missing" and len(lines) >= 5 else ""

@@ -15,6 +15,7 @@ duplicate id stops the run at once, any other difference fails it at the end.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections import Counter
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
@@ -49,9 +50,8 @@ class XdistWorker:
 
 
 class XdistController:
-    def __init__(self, plugin: SmartmaintPlugin, expected: list[str]) -> None:
+    def __init__(self, plugin: SmartmaintPlugin) -> None:
         self.plugin = plugin
-        self.expected = expected  # the suite's node ids, as this process would collect them
         self.exit_stack = ExitStack()
         self.mismatches: list[str] = []
 
@@ -84,6 +84,14 @@ class XdistController:
                 f"pytest-smartmaint: worker {node.gateway.id} collected suite items that share a node id "
                 f"({', '.join(duplicated[:5])}); xdist would run each of them once and skip the rest silently"
             )
+
+    @functools.cached_property
+    def expected(self) -> list[str]:
+        """The suite's node ids as this process would collect them; computed only when workers report."""
+        from .plugin import COLLECTOR
+        from .suite import cases
+
+        return [f"{COLLECTOR}::{case.name}" for case in cases(self.plugin.model, self.plugin.settings)]
 
     def pytest_testnodedown(self, node: Any, error: object) -> None:
         collected = getattr(node, "workeroutput", {}).get(COLLECTED)

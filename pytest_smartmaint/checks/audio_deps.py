@@ -55,9 +55,13 @@ def implied(image: ImageFacts) -> dict[str, str]:
     return found
 
 
+def is_alpine(image: ImageFacts) -> bool:
+    return "alpine" in image.base_image.lower()
+
+
 def bundled_libsndfile(image: ImageFacts, soundfile_present: bool) -> bool:
     """soundfile >= 0.12 wheels bundle libsndfile on glibc images (not on musl/Alpine)."""
-    if not soundfile_present or "alpine" in image.base_image.lower():
+    if not soundfile_present or is_alpine(image):
         return False
     declared = image.python_packages.get("soundfile")
     if declared is None or not declared.specifier:
@@ -92,14 +96,14 @@ def _check(model: StackModel, name: str) -> None:
     if not has_sndfile and soundfile_present:
         declared = image.python_packages.get("soundfile")
         why = ("the base image is Alpine (musl): soundfile's wheels bundle libsndfile for glibc only"
-               if "alpine" in image.base_image.lower()
+               if is_alpine(image)
                else f"soundfile is pinned to {declared.specifier}, older than 0.12, whose wheels bundle it"
                if declared is not None else "")
         problems.append(
             f"the system library libsndfile is not installed, and {why}\n"
             "  `import soundfile` (and librosa.load through it) fails with \"OSError: sndfile library not found\"\n"
             "  Fix, in the Dockerfile:\n"
-            + ("    RUN apk add --no-cache libsndfile" if "alpine" in image.base_image.lower() else
+            + ("    RUN apk add --no-cache libsndfile" if is_alpine(image) else
                "    RUN apt-get update && apt-get install -y --no-install-recommends libsndfile1 \\\n"
                "     && rm -rf /var/lib/apt/lists/*")
         )
