@@ -163,22 +163,43 @@ def explain_up_failure(runner: ComposeRunner, output: str, model: StackModel) ->
     if unhealthy:
         parts = []
         for container in dict.fromkeys(unhealthy):
-            health = commands.run(["docker", "inspect", "--format", "{{json .State}}", container], timeout=30)
-            state: dict[str, Any] = json.loads(health.stdout) if health.returncode == 0 and health.stdout.strip() else {}
-            probes = (state.get("Health") or {}).get("Log") or []
-            last_probe = (probes[-1].get("Output", "").strip().splitlines() or [""])[-1] if probes else "(none yet)"
-            logs = commands.run(["docker", "logs", "--tail", "15", container], timeout=30)
-            looping = "   <- crash loop: it exits and is restarted" if state.get("Status") == "restarting" else ""
-            parts.append(
-                f"{container}: status {state.get('Status', '?')}, exit code {state.get('ExitCode', '?')}, "
-                f"restarts {state.get('RestartCount', 0)}{looping}\n  last healthcheck output: {last_probe[-300:]}\n"
-                "  last log lines:\n" + "\n".join(f"    {line}" for line in (logs.stdout + logs.stderr).splitlines()[-15:])
-            )
+            parts.append(_container_state(container))
         causes = diagnose(runner, model)
-        cause = "".join(f"\nCause: {c}" for c in causes)
+        cause = "".join(f"\nCause: {c}" for c in causes.causes)
+        also = "".join(f"\n  - {finding}" for finding in causes.file_findings)
         return (
             f"the stack did not become healthy (project {runner.project}, `docker compose up --wait`).{cause}\n"
-            + ("What the containers show:\n" if causes else "")
+            + "What the containers show:\n"
             + "\n".join(parts)
+            + (f"\nAlso wrong in the files (each may be the cause, or a failure still to come):{also}" if also else "")
         )
     return f"`docker compose up` failed (project {runner.project}):\n" + "\n".join(lines[-20:])
+
+
+def _container_state(container: str) -> str:
+    """Status, restarts, last healthcheck output and log tail of one container that kept `up --wait` from succeeding.
+
+    A crash loop is caught in any phase: "restarting" (waiting to start again), or "running" again after
+    an exit. The engine's restart count is no guide (it stays 0 under ``restart: always`` here), and a
+    restarted container's exit code reads 0 again; an exit time on a running container tells.
+    """
+    inspected = commands.run(["docker", "inspect", "--format", "{{json .State}}", container], timeout=30)
+    state: dict[str, Any] = (
+        json.loads(inspected.stdout) if inspected.returncode == 0 and inspected.stdout.strip() else {}
+    )
+    probes = (state.get("Health") or {}).get("Log") or []
+    last_probe = (probes[-1].get("Output", "").strip().splitlines() or [""])[-1] if probes else "(none yet)"
+    logs = commands.run(["docker", "logs", "--tail", "15", container], timeout=30)
+    status, restarts = state.get("Status", "?"), int(state.get("RestartCount") or 0)
+    finished = str(state.get("FinishedAt") or "")
+    exited_before = bool(finished) and not finished.startswith("0001-")
+    if status == "running" and exited_before:
+        summary = f"status running again (it exited at {finished[11:19]} and was restarted)"
+    else:
+        summary = f"status {status}, exit code {state.get('ExitCode', '?')}"
+    looping = status == "restarting" or restarts > 0 or (status == "running" and exited_before)
+    return (
+        f"{container}: {summary}, restarts {restarts}{'   <- crash loop: it exits and is restarted' if looping else ''}\n"
+        f"  last healthcheck output: {last_probe[-300:]}\n"
+        "  last log lines:\n" + "\n".join(f"    {line}" for line in (logs.stdout + logs.stderr).splitlines()[-15:])
+    )

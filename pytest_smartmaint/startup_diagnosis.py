@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import posixpath
 import shlex
+from dataclasses import dataclass
 
 import pytest
 
@@ -20,9 +21,20 @@ from .stack_model import StackModel
 STARTUP_CHECKS = ("sqlite-backend", "volume-paths", "uid-mapping", "mlflow-reachable")
 
 
-def diagnose(runner: ComposeRunner, model: StackModel) -> list[str]:
-    """Causes, most specific first; empty when nothing explains the failure."""
-    return [*_db_directory(runner, model), *_static_findings(model)]
+@dataclass(frozen=True)
+class StartupDiagnosis:
+    """``causes`` were seen in a container; ``file_findings`` are what the static checks prove wrong in the files.
+
+    The second are kept apart: a wrong file may or may not be what stopped this bring-up (a refused Host header
+    does not fail a /health healthcheck), and the containers' own state is shown between the two.
+    """
+
+    causes: list[str]
+    file_findings: list[str]
+
+
+def diagnose(runner: ComposeRunner, model: StackModel) -> StartupDiagnosis:
+    return StartupDiagnosis(_db_directory(runner, model), _static_findings(model))
 
 
 def _db_directory(runner: ComposeRunner, model: StackModel) -> list[str]:
