@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_smartmaint.checks import STATIC_CHECKS
+from pytest_smartmaint.checks import REGISTRY
 from pytest_smartmaint.errors import CheckFailure
 from pytest_smartmaint.settings import Settings
-from pytest_smartmaint.stack_model import StackModel, build_model
+from pytest_smartmaint.static.stack_model import StackModel, build_model
 
 
 def settings_for(files: list[Path], **kwargs: object) -> Settings:
@@ -30,7 +30,7 @@ def load(project_dir: Path, *overrides: str, **kwargs: object) -> StackModel:
 
 def verdict(model: StackModel, check: str, subject: str) -> str:
     """'passed', 'skipped: <reason>' or the failure message of ``check[static-subject]``."""
-    cases = [c for module in STATIC_CHECKS for c in module.static_cases(model) if c.check == check]
+    cases = [c for c in REGISTRY.static_cases(model, only=[check])]
     matching = [c for c in cases if c.subject == subject]
     assert matching, f"no {check} case for {subject!r}; cases: {[c.subject for c in cases]}"
     try:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from pytest_smartmaint.mlflow_server import expand, resolve
+from pytest_smartmaint.static.mlflow_server import expand, resolve
 from pytest_smartmaint.settings import Settings
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_smartmaint.checks import STATIC_CHECKS
+from pytest_smartmaint.checks import REGISTRY
 from static_helpers import load, verdict
 
 Write = Callable[[str, str], Path]
@@ -21,7 +21,7 @@ Write = Callable[[str, str], Path]
 def test_the_base_project_passes_every_static_check(project_dir: Path) -> None:
     model = load(project_dir)
     results = {
-        c.name: verdict(model, c.check, c.subject) for m in STATIC_CHECKS for c in m.static_cases(model)
+        c.name: verdict(model, c.check, c.subject) for c in REGISTRY.static_cases(model)
     }
     assert {n: r for n, r in results.items() if r != "passed" and not r.startswith("skipped")} == {}
     assert results["volume-paths[static-./mlflow_data]"] == "passed"

@@ -1,8 +1,6 @@
-"""The built-in checks, listed once, in report order."""
+"""The built-in checks. Each module holds one check's static and live halves and registers them as ``CHECK``."""
 
 from __future__ import annotations
-
-from types import ModuleType
 
 from . import (
     audio_deps,
@@ -14,23 +12,15 @@ from . import (
     uid_mapping,
     volume_paths,
 )
+from .registry import Registry
 
-STATIC_CHECKS: tuple[ModuleType, ...] = (
-    volume_paths,
-    uid_mapping,
-    sqlite_backend,
-    audio_deps,
-    mlflow_reachable,
-    build_context,
-    lock_consistency,
-)
-
-# sqlite-backend runs last: it restarts and recreates the server.
-LIVE_CHECKS: tuple[ModuleType, ...] = (
-    volume_paths,
-    uid_mapping,
-    mlflow_reachable,
-    audio_deps,
-    model_load,
-    sqlite_backend,
-)
+REGISTRY = Registry((
+    volume_paths.CHECK,
+    uid_mapping.CHECK,
+    sqlite_backend.CHECK,
+    audio_deps.CHECK,
+    mlflow_reachable.CHECK,
+    model_load.CHECK,
+    build_context.CHECK,
+    lock_consistency.CHECK,
+))

@@ -8,23 +8,23 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ..image_facts import ImageFacts
-from ..stack_model import StackModel
-from .base import Case, fail, not_applicable
+from ..static.image_facts import ImageFacts
+from ..static.stack_model import StackModel
+from .base import Case, Check, LiveCase, StaticCase, fail, not_applicable
 
 if TYPE_CHECKING:
-    from ..live_stack import LiveStack
+    from ..live.stack import LiveStack
 
-CHECK = "audio-deps"
+NAME = "audio-deps"
 PYTHON_PACKAGES = ("librosa", "resampy", "soundfile")
 LIBSNDFILE = ("libsndfile1", "libsndfile", "libsndfile1-dev", "libsndfile-dev", "libsndfile-devel")
 
 
-def static_cases(model: StackModel) -> list[Case]:
+def static_cases(model: StackModel) -> list[StaticCase]:
     if not model.roles.audio:
         unread = f"; the images of {', '.join(model.roles.unread)} are not built here, so the live items look for librosa inside their containers" if model.roles.unread else ""
-        return [not_applicable(CHECK, "static", f"no audio service (no image built here declares librosa; set smartmaint_audio_services to name one){unread}")]
-    return [Case(CHECK, "static", name, functools.partial(_check, name=name)) for name in model.roles.audio]
+        return [not_applicable(NAME, "static", f"no audio service (no image built here declares librosa; set smartmaint_audio_services to name one){unread}")]
+    return [Case(NAME, "static", name, functools.partial(_check, name=name)) for name in model.roles.audio]
 
 
 # What each missing piece really breaks, as the user would see it.
@@ -111,11 +111,11 @@ def _check(model: StackModel, name: str) -> None:
         fail(f"The audio service {name} ({image.dockerfile}) is missing audio dependencies:\n- " + "\n- ".join(problems))
 
 
-def live_cases(model: StackModel) -> list[Case]:
+def live_cases(model: StackModel) -> list[LiveCase]:
     candidates = model.roles.audio_candidates
     if not candidates:
-        return [not_applicable(CHECK, "live", "no audio service (set smartmaint_audio_services to name one)")]
-    return [Case(CHECK, "live", name, functools.partial(_live, name=name), (name,)) for name in candidates]
+        return [not_applicable(NAME, "live", "no audio service (set smartmaint_audio_services to name one)")]
+    return [Case(NAME, "live", name, functools.partial(_live, name=name), (name,)) for name in candidates]
 
 
 def _live(stack: LiveStack, name: str) -> None:
@@ -146,3 +146,6 @@ def _live(stack: LiveStack, name: str) -> None:
         )
         fail(f"The audio round trip failed in {name} at the {error['step']} step (libsndfile "
              f"{result.get('libsndfile')}):\n  {error['error']}{hint}")
+
+
+CHECK = Check(NAME, static=static_cases, live=live_cases)

@@ -1,26 +1,31 @@
-"""What every check module produces: cases, one per pytest item."""
+"""What every check is made of: a registry entry (`Check`) and its items (`Case`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, NoReturn
+from typing import TYPE_CHECKING, Generic, Literal, NoReturn, TypeVar
 
 import pytest
 
 from ..errors import CheckFailure
+from ..static.stack_model import StackModel
+
+if TYPE_CHECKING:
+    from ..live.stack import LiveStack
 
 Tier = Literal["static", "live"]
+Subject = TypeVar("Subject", contravariant=True)  # what an item's run() judges: the StackModel or the LiveStack
 
 
 @dataclass(frozen=True)
-class Case:
+class Case(Generic[Subject]):
     """One item of the built-in suite: ``<check>[<tier>-<subject>]``."""
 
     check: str
     tier: Tier
     subject: str
-    run: Callable[[Any], None]
+    run: Callable[[Subject], None]
     services: tuple[str, ...] = ()  # whose logs a failure shows (live tier)
 
     @property
@@ -28,10 +33,30 @@ class Case:
         return f"{self.check}[{self.tier}-{self.subject}]"
 
 
-def not_applicable(check: str, tier: Tier, reason: str, subject: str = "n/a") -> Case:
+StaticCase = Case[StackModel]
+LiveCase = Case["LiveStack"]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One registered check: its two halves, each turning the stack model into items.
+
+    ``destructive`` checks restart or recreate containers: the registry runs their live items
+    after every other live item. ``explains_startup``: its static findings can keep a stack
+    from coming up, so a failed bring-up lists them.
+    """
+
+    name: str
+    static: Callable[[StackModel], list[StaticCase]] | None = None
+    live: Callable[[StackModel], list[LiveCase]] | None = None
+    destructive: bool = False
+    explains_startup: bool = False
+
+
+def not_applicable(check: str, tier: Tier, reason: str, subject: str = "n/a") -> Case[object]:
     """A case that is reported as skipped with its reason, rather than silently passing."""
 
-    def skip(_: Any) -> None:
+    def skip(_: object) -> None:
         pytest.skip(reason)
 
     return Case(check, tier, subject, skip)

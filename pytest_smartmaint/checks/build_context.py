@@ -13,10 +13,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..stack_model import StackModel
-from .base import Case, fail, not_applicable
+from ..static.stack_model import StackModel
+from .base import Case, Check, StaticCase, fail, not_applicable
 
-CHECK = "build-context"
+NAME = "build-context"
 DATASET_PATTERNS = ("*.wav", "*.flac", "*.mp3", "*.csv", "*.parquet", "*.npy", "*.h5")
 DATA_DIRS = ("data", "dataset", "datasets", "mlruns", "mlflow_data", "mlflow_db")
 SECRET_NAMES = (".env",)
@@ -29,15 +29,15 @@ class ContextContents:
     secrets: list[str]
 
 
-def static_cases(model: StackModel) -> list[Case]:
+def static_cases(model: StackModel) -> list[StaticCase]:
     contexts: dict[Path, list[str]] = {}
     for service in model.project.services.values():
         if service.build is not None:
             contexts.setdefault(service.build.context, []).append(service.name)
     if not contexts:
-        return [not_applicable(CHECK, "static", "no service has a build section")]
+        return [not_applicable(NAME, "static", "no service has a build section")]
     return [
-        Case(CHECK, "static", _label(model, context), functools.partial(_check, context=context, services=tuple(names)))
+        Case(NAME, "static", _label(model, context), functools.partial(_check, context=context, services=tuple(names)))
         for context, names in sorted(contexts.items())
     ]
 
@@ -121,3 +121,6 @@ def _check(model: StackModel, context: Path, services: tuple[str, ...]) -> None:
             + f"\nEvery `docker compose build` uploads it first, and COPY . puts it in the image.\n"
             f"Fix, in {label}/.dockerignore, add:\n{fix}"
         )
+
+
+CHECK = Check(NAME, static=static_cases)

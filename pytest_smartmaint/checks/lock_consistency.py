@@ -15,20 +15,20 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from ..errors import SmartmaintError
-from ..stack_model import StackModel
+from ..static.stack_model import StackModel
 from .audio_deps import PYTHON_PACKAGES as AUDIO_PACKAGES
-from .base import Case, fail, not_applicable
+from .base import Case, Check, StaticCase, fail, not_applicable
 
-CHECK = "lock-consistency"
+NAME = "lock-consistency"
 
 
-def static_cases(model: StackModel) -> list[Case]:
+def static_cases(model: StackModel) -> list[StaticCase]:
     directories = {model.project.directory}
     directories.update(s.build.context for s in model.project.services.values() if s.build is not None)
     locked = sorted(d for d in directories if (d / "poetry.lock").is_file() and (d / "pyproject.toml").is_file())
     if not locked:
-        return [not_applicable(CHECK, "static", "no poetry.lock next to a pyproject.toml in the project or its build contexts")]
-    return [Case(CHECK, "static", _label(model, d), functools.partial(_check, directory=d)) for d in locked]
+        return [not_applicable(NAME, "static", "no poetry.lock next to a pyproject.toml in the project or its build contexts")]
+    return [Case(NAME, "static", _label(model, d), functools.partial(_check, directory=d)) for d in locked]
 
 
 def _label(model: StackModel, directory: Path) -> str:
@@ -100,3 +100,6 @@ def _check(model: StackModel, directory: Path) -> None:
         f"poetry.lock was last generated\"), and `poetry export`/`pip install` from it installs the old set.\n"
         f"Fix: run `poetry lock` in {directory} and commit poetry.lock."
     )
+
+
+CHECK = Check(NAME, static=static_cases)

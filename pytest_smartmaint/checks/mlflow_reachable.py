@@ -10,22 +10,22 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ..stack_model import StackModel
-from .base import Case, fail, not_applicable
+from ..static.stack_model import StackModel
+from .base import Case, Check, LiveCase, StaticCase, fail, not_applicable
 
 if TYPE_CHECKING:
-    from ..live_stack import LiveStack
+    from ..live.stack import LiveStack
 
-CHECK = "mlflow-reachable"
+NAME = "mlflow-reachable"
 LOOPBACK = ("localhost", "127.0.0.1", "0.0.0.0", "::1", "[::1]")
 
 
-def static_cases(model: StackModel) -> list[Case]:
+def static_cases(model: StackModel) -> list[StaticCase]:
     if model.server is None:
-        return [not_applicable(CHECK, "static", "no MLflow server in the compose project (no service runs `mlflow server`)")]
+        return [not_applicable(NAME, "static", "no MLflow server in the compose project (no service runs `mlflow server`)")]
     if not model.roles.clients:
-        return [not_applicable(CHECK, "static", "no MLflow client (no service sets MLFLOW_TRACKING_URI or depends on the server)")]
-    return [Case(CHECK, "static", name, functools.partial(_check, client=name)) for name in model.roles.clients]
+        return [not_applicable(NAME, "static", "no MLflow client (no service sets MLFLOW_TRACKING_URI or depends on the server)")]
+    return [Case(NAME, "static", name, functools.partial(_check, client=name)) for name in model.roles.clients]
 
 
 def tracking_uri(model: StackModel, client: str) -> str | None:
@@ -99,11 +99,11 @@ def _check(model: StackModel, client: str) -> None:
     )
 
 
-def live_cases(model: StackModel) -> list[Case]:
+def live_cases(model: StackModel) -> list[LiveCase]:
     if model.server is None or not model.roles.clients:
-        return [not_applicable(CHECK, "live", "no MLflow server and client to connect")]
+        return [not_applicable(NAME, "live", "no MLflow server and client to connect")]
     return [
-        Case(CHECK, "live", name, functools.partial(_live, client=name), (name, model.server.service))
+        Case(NAME, "live", name, functools.partial(_live, client=name), (name, model.server.service))
         for name in model.roles.clients
     ]
 
@@ -146,3 +146,6 @@ def _live(stack: LiveStack, client: str) -> None:
         f"/health answers {health}; a 5xx on API calls usually means the backend store is unusable "
         f"({server.backend_store_uri.value}): see the server's log below."
     )
+
+
+CHECK = Check(NAME, static=static_cases, live=live_cases, explains_startup=True)

@@ -12,28 +12,28 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ..compose_model import Mount
+from ..static.compose import Mount
 from ..errors import SmartmaintError, SmartmaintWarning
-from ..stack_model import StackModel
-from .base import Case, fail, not_applicable
+from ..static.stack_model import StackModel
+from .base import Case, Check, LiveCase, fail, not_applicable
 
 if TYPE_CHECKING:
-    from ..live_stack import LiveStack
+    from ..live.stack import LiveStack
 
-CHECK = "model-load"
+NAME = "model-load"
 
 
-def live_cases(model: StackModel) -> list[Case]:
+def live_cases(model: StackModel) -> list[LiveCase]:
     if model.server is None or not model.roles.consumers:
-        return [not_applicable(CHECK, "live", "no MLflow server and model consumer in the compose project")]
+        return [not_applicable(NAME, "live", "no MLflow server and model consumer in the compose project")]
     trainer = (model.roles.trainer,) if model.roles.trainer else ()  # else found in the containers
     smoke = [
-        Case(CHECK, "live", name, functools.partial(_live, consumer=name),
+        Case(NAME, "live", name, functools.partial(_live, consumer=name),
              tuple(dict.fromkeys((*trainer, name, model.server.service))))
         for name in model.roles.consumers
     ]
     registry = [
-        Case(CHECK, "live", f"{name}-registry", functools.partial(_live_registry, consumer=name), (name,))
+        Case(NAME, "live", f"{name}-registry", functools.partial(_live_registry, consumer=name), (name,))
         for name in model.roles.consumers
     ]
     return smoke + registry
@@ -141,3 +141,6 @@ def _warn_on_skew(consumer: str, uri: str, result: dict[str, Any]) -> None:
             f"{consumer} loads {uri} with scikit-learn {result['sklearn']}, but it was logged with {logged}: "
             "MLflow only warns; predictions may differ. Pin the same version in both images."
         ), stacklevel=2)
+
+
+CHECK = Check(NAME, live=live_cases)

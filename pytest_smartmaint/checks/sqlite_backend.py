@@ -8,26 +8,26 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ..errors import SmartmaintError
-from ..mlflow_server import resolve
-from ..probe_scripts import REGISTRY_LOOKUP, SERVER_FACTS
-from ..stack_model import StackModel
-from .base import Case, fail, not_applicable
+from ..static.mlflow_server import resolve
+from ..live.probe_scripts import REGISTRY_LOOKUP, SERVER_FACTS
+from ..static.stack_model import StackModel
+from .base import Case, Check, LiveCase, StaticCase, fail, not_applicable
 
 if TYPE_CHECKING:
-    from ..live_stack import LiveStack
+    from ..live.stack import LiveStack
 
-CHECK = "sqlite-backend"
+NAME = "sqlite-backend"
 
 
-def static_cases(model: StackModel) -> list[Case]:
+def static_cases(model: StackModel) -> list[StaticCase]:
     server = model.server
     if server is None:
-        return [not_applicable(CHECK, "static", "no MLflow server in the compose project (no service runs `mlflow server`)")]
+        return [not_applicable(NAME, "static", "no MLflow server in the compose project (no service runs `mlflow server`)")]
     uri = server.backend_store_uri.value or ""
     if not uri.startswith("sqlite:"):
         reason = f"the backend store is {uri} ({server.backend_store_uri.source}), not SQLite"
-        return [not_applicable(CHECK, "static", reason, subject=server.service)]
-    return [Case(CHECK, "static", server.service, _check, (server.service,))]
+        return [not_applicable(NAME, "static", reason, subject=server.service)]
+    return [Case(NAME, "static", server.service, _check, (server.service,))]
 
 
 def _check(model: StackModel) -> None:
@@ -88,17 +88,17 @@ def _check(model: StackModel) -> None:
 EXPECTED_TABLES = ("experiments", "registered_models", "model_versions", "alembic_version")
 
 
-def live_cases(model: StackModel) -> list[Case]:
+def live_cases(model: StackModel) -> list[LiveCase]:
     server = model.server
     if server is None:
-        return [not_applicable(CHECK, "live", "no MLflow server in the compose project")]
+        return [not_applicable(NAME, "live", "no MLflow server in the compose project")]
     if not (server.backend_store_uri.value or "").startswith("sqlite:"):
-        return [not_applicable(CHECK, "live", f"the backend store is {server.backend_store_uri.value}, not SQLite",
+        return [not_applicable(NAME, "live", f"the backend store is {server.backend_store_uri.value}, not SQLite",
                                subject=server.service)]
     services = (server.service, *(model.roles.trainer and [model.roles.trainer] or []))
     return [
-        Case(CHECK, "live", server.service, _live_process_and_file, services),
-        Case(CHECK, "live", f"{server.service}-restart-recreate", _live_survives, services),
+        Case(NAME, "live", server.service, _live_process_and_file, services),
+        Case(NAME, "live", f"{server.service}-restart-recreate", _live_survives, services),
     ]
 
 
@@ -173,3 +173,6 @@ def _live_survives(stack: LiveStack) -> None:
                 f"Fix, in service {server.service}:\n    command: mlflow server --backend-store-uri sqlite:////mlflow_db/mlflow.db ...\n"
                 f"    volumes:\n      - ./mlflow_db:/mlflow_db"
             )
+
+
+CHECK = Check(NAME, static=static_cases, live=live_cases, destructive=True, explains_startup=True)

@@ -10,13 +10,13 @@ import uuid
 import pytest
 from typing import TYPE_CHECKING
 
-from ..stack_model import StackModel
-from .base import Case, fail, table
+from ..static.stack_model import StackModel
+from .base import Case, Check, LiveCase, StaticCase, fail, table
 
 if TYPE_CHECKING:
-    from ..live_stack import LiveStack
+    from ..live.stack import LiveStack
 
-CHECK = "uid-mapping"
+NAME = "uid-mapping"
 
 
 def shared_writable_sources(model: StackModel) -> list[tuple[str, str]]:
@@ -34,9 +34,9 @@ def shared_writable_sources(model: StackModel) -> list[tuple[str, str]]:
     return result
 
 
-def static_cases(model: StackModel) -> list[Case]:
+def static_cases(model: StackModel) -> list[StaticCase]:
     return [
-        Case(CHECK, "static", label, functools.partial(_check, source=source, label=label))
+        Case(NAME, "static", label, functools.partial(_check, source=source, label=label))
         for source, label in shared_writable_sources(model)
     ]
 
@@ -77,9 +77,9 @@ def _check(model: StackModel, source: str, label: str) -> None:
     )
 
 
-def live_cases(model: StackModel) -> list[Case]:
+def live_cases(model: StackModel) -> list[LiveCase]:
     return [
-        Case(CHECK, "live", label, functools.partial(_live, source=source, label=label),
+        Case(NAME, "live", label, functools.partial(_live, source=source, label=label),
              tuple(dict.fromkeys(s.name for s, _ in model.project.sharers(source))))
         for source, label in shared_writable_sources(model)
     ]
@@ -132,3 +132,6 @@ def _live(stack: LiveStack, source: str, label: str) -> None:
         + "Files MLflow writes (artifacts, registered_model_meta, the SQLite db) belong to whoever wrote them first.\n"
         f"Fix, in the compose file, every sharer of {label}:\n    user: \"{ids[creator.name]}\""
     )
+
+
+CHECK = Check(NAME, static=static_cases, live=live_cases, explains_startup=True)

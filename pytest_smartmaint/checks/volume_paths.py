@@ -8,35 +8,35 @@ import shlex
 import uuid
 from typing import TYPE_CHECKING
 
-from ..compose_model import Mount
-from ..stack_model import StackModel
-from .base import Case, fail, not_applicable, table
+from ..static.compose import Mount
+from ..static.stack_model import StackModel
+from .base import Case, Check, LiveCase, StaticCase, fail, not_applicable, table
 
 if TYPE_CHECKING:
-    from ..live_stack import LiveStack
+    from ..live.stack import LiveStack
 
-CHECK = "volume-paths"
+NAME = "volume-paths"
 
 
-def static_cases(model: StackModel) -> list[Case]:
+def static_cases(model: StackModel) -> list[StaticCase]:
     server = model.server
     if server is None:
-        return [not_applicable(CHECK, "static", "no MLflow server in the compose project (no service runs `mlflow server`)")]
+        return [not_applicable(NAME, "static", "no MLflow server in the compose project (no service runs `mlflow server`)")]
     server_service = model.service(server.service)
     cases = [
-        Case(CHECK, "static", mount.label, functools.partial(_check_source, server_mount=mount), (server.service,))
+        Case(NAME, "static", mount.label, functools.partial(_check_source, server_mount=mount), (server.service,))
         for mount in sorted(server_service.mounts, key=lambda m: m.label)
         if mount.kind in ("bind", "volume")
     ]
     root = server.local_artifact_path
     if root and server_service.mount_covering(root) is None:
-        cases.append(Case(CHECK, "static", root, _root_not_mounted, (server.service,)))
+        cases.append(Case(NAME, "static", root, _root_not_mounted, (server.service,)))
     if root is None:
         reason = (
             f"the artifact root is {server.artifact_mode} ({server.artifact_root}, {server.default_artifact_root.source}):"
             " clients need no artifact mount"
         )
-        cases.append(not_applicable(CHECK, "static", reason, subject="artifact-root"))
+        cases.append(not_applicable(NAME, "static", reason, subject="artifact-root"))
     return cases
 
 
@@ -111,13 +111,13 @@ def _root_not_mounted(model: StackModel) -> None:
     )
 
 
-def live_cases(model: StackModel) -> list[Case]:
+def live_cases(model: StackModel) -> list[LiveCase]:
     server = model.server
     if server is None:
-        return [not_applicable(CHECK, "live", "no MLflow server in the compose project")]
+        return [not_applicable(NAME, "live", "no MLflow server in the compose project")]
     mounts = [m for m in model.service(server.service).mounts if m.kind in ("bind", "volume")]
     return [
-        Case(CHECK, "live", mount.label, functools.partial(_live, server_mount=mount),
+        Case(NAME, "live", mount.label, functools.partial(_live, server_mount=mount),
              tuple(dict.fromkeys([server.service, *(s.name for s, _ in model.project.sharers(mount.source))])))
         for mount in sorted(mounts, key=lambda m: m.label)
     ]
@@ -169,3 +169,6 @@ def _live(stack: LiveStack, server_mount: Mount) -> None:
                f"others log (\"No such artifact\").\n" if is_store else "")
             + fixes
         )
+
+
+CHECK = Check(NAME, static=static_cases, live=live_cases, explains_startup=True)

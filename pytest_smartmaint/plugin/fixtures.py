@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from .errors import SmartmaintError
-from .plugin import PLUGIN_KEY
+from ..errors import SmartmaintError
+from .hooks import PLUGIN_KEY
 
 if TYPE_CHECKING:  # the live stack's modules are imported only when a live item runs
-    from .live_stack import LiveStack
+    from ..live.stack import LiveStack
 
 
 @dataclass
@@ -29,8 +29,8 @@ class BringUpFailure:
 
 @pytest.fixture(scope="session")
 def _smartmaint_session_stack(request: pytest.FixtureRequest) -> Iterator[LiveStack | BringUpFailure]:
-    from .lifecycle import live_stack
-    from .live_stack import StackHandle
+    from ..live.lifecycle import live_stack
+    from ..live.stack import StackHandle
 
     plugin = request.config.stash[PLUGIN_KEY]
     workerinput = getattr(request.config, "workerinput", {})

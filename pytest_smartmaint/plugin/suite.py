@@ -7,7 +7,7 @@ and xdist treat them like any test: ids are ``smartmaint::<check>[<tier>-<subjec
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import pytest
 from _pytest._code.code import TerminalRepr
@@ -15,34 +15,38 @@ from _pytest.fixtures import FuncFixtureInfo
 import _pytest.python
 from pytest import ExceptionInfo
 
-from .checks import LIVE_CHECKS, STATIC_CHECKS
-from .checks.base import Case
-from .errors import CheckFailure, SmartmaintError
-from .settings import Settings
-from .stack_model import StackModel
+from ..checks import REGISTRY
+from ..checks.base import LiveCase, StaticCase
+from ..errors import CheckFailure, SmartmaintError
+from ..settings import Settings
+from ..static.stack_model import StackModel
+from . import COLLECTOR
 from .xdist_support import LIVE_GROUP
 
 if TYPE_CHECKING:
-    from .live_stack import LiveStack
+    from ..live.stack import LiveStack
 
 
 def _run_static(request: pytest.FixtureRequest, smartmaint_model: StackModel) -> None:
-    cast(SmartmaintItem, request.node).case.run(smartmaint_model)
+    cast(StaticItem, request.node).case.run(smartmaint_model)
 
 
 def _run_live(request: pytest.FixtureRequest, _smartmaint_live: LiveStack) -> None:
-    cast(SmartmaintItem, request.node).case.run(_smartmaint_live)
+    cast(LiveItem, request.node).case.run(_smartmaint_live)
 
 
-def cases(model: StackModel, settings: Settings) -> list[Case]:
-    found = [case for check in STATIC_CHECKS for case in check.static_cases(model)]
-    if not settings.static_only:
-        found += [case for check in LIVE_CHECKS for case in check.live_cases(model)]
-    return found
+def cases(model: StackModel, settings: Settings) -> tuple[list[StaticCase], list[LiveCase]]:
+    """The suite's items, static then live, in the registry's order."""
+    return REGISTRY.static_cases(model), [] if settings.static_only else REGISTRY.live_cases(model)
+
+
+def node_ids(model: StackModel, settings: Settings) -> list[str]:
+    static, live = cases(model, settings)
+    return [f"{COLLECTOR}::{case.name}" for case in static] + [f"{COLLECTOR}::{case.name}" for case in live]
 
 
 class SmartmaintItem(pytest.Function):
-    case: Case
+    case: StaticCase | LiveCase
 
     def runtest(self) -> None:
         try:
@@ -66,17 +70,28 @@ class SmartmaintItem(pytest.Function):
         return self.path, None, f"smartmaint::{self.name}"
 
 
+class StaticItem(SmartmaintItem):
+    case: StaticCase
+
+
+class LiveItem(SmartmaintItem):
+    case: LiveCase
+
+
 # What pytest's own parametrization records per item: CallSpec since pytest 9.1, CallSpec2 before.
 _CALLSPEC: Any = getattr(_pytest.python, "CallSpec", None) or getattr(_pytest.python, "CallSpec2")
 
 
-def _callspec(case: Case) -> Any:
+def _callspec(case: StaticCase | LiveCase) -> Any:
     """The item's ``[<tier>-<subject>]``, as pytest's own parametrization records it.
 
     pytest >= 9.2 builds a Function's node id from ``originalname`` and the callspec's ids,
     and ``--lf``/selection compare those parts: a name with the brackets glued on is not enough.
     """
     return _CALLSPEC(_idlist=(f"{case.tier}-{case.subject}",))
+
+
+Item = TypeVar("Item", bound="SmartmaintItem")
 
 
 class SmartmaintCollector(pytest.Collector):
@@ -100,18 +115,26 @@ class SmartmaintCollector(pytest.Collector):
         self.settings = settings
 
     def collect(self) -> Iterable[pytest.Item]:
-        infos = {runner: self._fixtureinfo(runner) for runner in (_run_static, _run_live)}
-        for case in cases(self.model, self.settings):
-            runner = _run_live if case.tier == "live" else _run_static
-            item = SmartmaintItem.from_parent(
-                self, name=case.name, originalname=case.check, callspec=_callspec(case), callobj=runner,
-                fixtureinfo=infos[runner],
-            )
+        static, live = cases(self.model, self.settings)
+        static_info, live_info = self._fixtureinfo(_run_static), self._fixtureinfo(_run_live)
+        grouped = self.config.pluginmanager.hasplugin("xdist")
+        for case in static:
+            item = self._item(StaticItem, case, _run_static, static_info)
             item.case = case
-            item.add_marker("smartmaint")
-            if case.tier == "live" and self.config.pluginmanager.hasplugin("xdist"):
-                item.add_marker(pytest.mark.xdist_group(LIVE_GROUP))
-            item.user_properties += [
-                ("smartmaint_check", case.check), ("smartmaint_tier", case.tier), ("smartmaint_subject", case.subject)
-            ]
             yield item
+        for live_case in live:
+            live_item = self._item(LiveItem, live_case, _run_live, live_info)
+            live_item.case = live_case
+            if grouped:
+                live_item.add_marker(pytest.mark.xdist_group(LIVE_GROUP))
+            yield live_item
+
+    def _item(self, kind: type[Item], case: StaticCase | LiveCase, runner: Callable[..., None],
+              info: FuncFixtureInfo | None) -> Item:
+        item = kind.from_parent(self, name=case.name, originalname=case.check, callspec=_callspec(case),
+                                callobj=runner, fixtureinfo=info)
+        item.add_marker("smartmaint")
+        item.user_properties += [
+            ("smartmaint_check", case.check), ("smartmaint_tier", case.tier), ("smartmaint_subject", case.subject)
+        ]
+        return item

@@ -20,15 +20,15 @@ from typing import Any
 
 from pytest_docker.plugin import get_docker_services
 
-from . import commands
-from .compose_model import compose_base_command
-from .errors import SmartmaintError
+from .. import commands
+from ..static.compose import compose_base_command
+from ..errors import SmartmaintError
 from .isolation import isolate
-from .live_stack import LiveStack
-from .probe import ComposeRunner
-from .settings import Settings
+from .stack import LiveStack
+from .compose_runner import ComposeRunner
+from ..settings import Settings
 from .startup_diagnosis import diagnose
-from .stack_model import StackModel
+from ..static.stack_model import StackModel
 
 
 @contextmanager

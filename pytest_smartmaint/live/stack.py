@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import SmartmaintError
+from ..errors import SmartmaintError
 from .isolation import Isolation
-from .probe import ComposeRunner, ProbeResult
+from .compose_runner import ComposeRunner, ProbeResult
 from .probe_scripts import AUDIO_ROUNDTRIP, FACTS, LOAD_MODEL, LOAD_REGISTRY, REGISTER_MODEL, REMOVE_SMOKE_MODEL
-from .stack_model import TRAINER_NAME, StackModel
+from ..static.stack_model import TRAINER_NAME, StackModel
 
 if TYPE_CHECKING:
     from testinfra.host import Host

@@ -13,12 +13,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from .errors import CheckFailure, SmartmaintError
-from .probe import ComposeRunner
-from .stack_model import StackModel
-
-# The static checks whose findings can stop a stack from starting or from passing its healthchecks.
-STARTUP_CHECKS = ("sqlite-backend", "volume-paths", "uid-mapping", "mlflow-reachable")
+from ..errors import CheckFailure, SmartmaintError
+from .compose_runner import ComposeRunner
+from ..static.stack_model import StackModel
 
 
 @dataclass(frozen=True)
@@ -90,17 +87,15 @@ def _db_directory(runner: ComposeRunner, model: StackModel) -> list[str]:
 
 
 def _static_findings(model: StackModel) -> list[str]:
-    from .checks import STATIC_CHECKS
+    """What the checks registered as explaining a failed start prove wrong in the files."""
+    from ..checks import REGISTRY
 
     found = []
-    for check in STATIC_CHECKS:
-        for case in check.static_cases(model):
-            if case.check not in STARTUP_CHECKS:
-                continue
-            try:
-                case.run(model)
-            except CheckFailure as failure:
-                found.append(f"smartmaint::{case.name} (from the files): {failure}")
-            except pytest.skip.Exception:
-                continue
+    for case in REGISTRY.static_cases(model, only=REGISTRY.explaining_startup()):
+        try:
+            case.run(model)
+        except CheckFailure as failure:
+            found.append(f"smartmaint::{case.name} (from the files): {failure}")
+        except pytest.skip.Exception:
+            continue
     return found

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import commands
-from .compose_model import compose_base_command
-from .errors import SmartmaintError
+from .. import commands
+from ..static.compose import compose_base_command
+from ..errors import SmartmaintError
 
 EXEC_TIMEOUT_S = 300  # the slowest probe (register a model, numba's first compile) takes ~30 s
 

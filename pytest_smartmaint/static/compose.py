@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import commands
-from .errors import SmartmaintError
+from .. import commands
+from ..errors import SmartmaintError
 
 CONFIG_TIMEOUT_S = 60  # `docker compose config` needs no engine: it takes ~0.1 s
 ENV_EXAMPLE_NAMES = (".env.example", ".env.sample", ".env.template", "env.example", ".env.dist")

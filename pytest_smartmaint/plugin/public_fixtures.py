@@ -17,16 +17,16 @@ from typing import TYPE_CHECKING, cast
 
 import pytest
 
-from .errors import SmartmaintError
-from .plugin import PLUGIN_KEY
+from ..errors import SmartmaintError
+from .hooks import PLUGIN_KEY
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
     from testinfra.host import Host
 
-    from .live_stack import LiveStack
-    from .plugin import SmartmaintPlugin
-    from .stack_model import StackModel
+    from ..live.stack import LiveStack
+    from .hooks import SmartmaintPlugin
+    from ..static.stack_model import StackModel
 
 
 def _plugin(request: pytest.FixtureRequest) -> SmartmaintPlugin:

@@ -13,11 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .compose_model import ComposeProject, Service, load_project
-from .errors import SmartmaintError
+from .compose import ComposeProject, Service, load_project
+from ..errors import SmartmaintError
 from .image_facts import Identity, ImageFacts, read_image_facts, resolve_user
 from .mlflow_server import ServerSettings, image_tag_version, mlflow_version, resolve
-from .settings import ROLE_INI, Settings
+from ..settings import ROLE_INI, Settings
 
 _MLFLOW_SERVER = re.compile(r"(^|[\s/])mlflow\s+server(\s|$)")
 TRAINER_NAME = re.compile(r"train|notebook|jupyter|runner|worker|job", re.IGNORECASE)

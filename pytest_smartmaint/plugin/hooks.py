@@ -11,18 +11,18 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .errors import SmartmaintError
-from .settings import Settings, new_project_name, project_name, report_path
+from ..errors import SmartmaintError
+from . import COLLECTOR
+from ..settings import Settings, new_project_name, project_name, report_path
 
 if TYPE_CHECKING:
-    from .live_stack import LiveStack
-    from .stack_model import StackModel
+    from ..live.stack import LiveStack
+    from ..static.stack_model import StackModel
 
 pytest.register_assert_rewrite("pytest_smartmaint.checks")
 
 HELP_NEEDS_ON = "Only with --smartmaint."
 PLUGIN_KEY = pytest.StashKey["SmartmaintPlugin"]()
-COLLECTOR = "smartmaint"  # the suite's collector: every item's node id starts with it
 SMARTMAINT_OPTIONS = ("smartmaint_compose_files", "smartmaint_static", "smartmaint_project", "smartmaint_keep", "smartmaint_report")
 
 
@@ -66,7 +66,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     if config.getoption("help", False):
         return
-    from .stack_model import build_model  # imported only when the suite is on
+    from ..static.stack_model import build_model  # imported only when the suite is on
 
     settings = Settings.from_config(config)
     try:

@@ -23,8 +23,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .compose_model import Mount, Service
-from .stack_model import StackModel
+from ..static.compose import Mount, Service
+from ..static.stack_model import StackModel
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,8 @@
-"""Shared fixtures for the plugin's own tests."""
+"""The project's own test configuration: engine policy, leak guard and shared fixtures of tests/.
+
+Tests import its helpers (``from conftest import REPO, recorded``); it sits at the top so that
+every test directory, and the pytester runs started from the repository, see the same configuration.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +17,12 @@ from xml.etree import ElementTree
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-PROJECTS = Path(__file__).resolve().parent / "projects"
-VARIANTS = Path(__file__).resolve().parent / "variants"
-STACKS = Path(__file__).resolve().parent / "stacks"  # live stacks shaped unlike the reference stack
+pytest_plugins = ("pytester",)
+
+REPO = Path(__file__).resolve().parent
+PROJECTS = REPO / "tests" / "projects"
+VARIANTS = REPO / "tests" / "variants"
+STACKS = REPO / "tests" / "stacks"  # live stacks shaped unlike the reference stack
 
 
 @pytest.fixture(autouse=True)

@@ -21,8 +21,8 @@ from dockerfile_parse import DockerfileParser
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from .compose_model import Build
-from .errors import SmartmaintError
+from .compose import Build
+from ..errors import SmartmaintError
 
 SYSTEM_INSTALLERS = (("apt-get", "install"), ("apt", "install"), ("apk", "add"), ("yum", "install"), ("dnf", "install"))
 _SHELL_SPLIT = re.compile(r"&&|\|\||;|\|")

@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .errors import SmartmaintError
+from ..errors import SmartmaintError
 
 if TYPE_CHECKING:
-    from .plugin import SmartmaintPlugin
+    from .hooks import SmartmaintPlugin
 
 LIVE_GROUP = "smartmaint-live"
 COLLECTED = "smartmaint_collected"  # workeroutput key: the suite's node ids a worker collected
@@ -59,7 +59,7 @@ class XdistController:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         if not is_controller(session.config) or self.plugin.settings.static_only:
             return
-        from .lifecycle import live_stack
+        from ..live.lifecycle import live_stack
 
         try:
             stack = self.exit_stack.enter_context(
@@ -88,10 +88,9 @@ class XdistController:
     @functools.cached_property
     def expected(self) -> list[str]:
         """The suite's node ids as this process would collect them; computed only when workers report."""
-        from .plugin import COLLECTOR
-        from .suite import cases
+        from .suite import node_ids
 
-        return [f"{COLLECTOR}::{case.name}" for case in cases(self.plugin.model, self.plugin.settings)]
+        return node_ids(self.plugin.model, self.plugin.settings)
 
     def pytest_testnodedown(self, node: Any, error: object) -> None:
         collected = getattr(node, "workeroutput", {}).get(COLLECTED)
