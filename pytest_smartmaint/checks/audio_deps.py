@@ -10,6 +10,7 @@ import pytest
 
 from ..static.image_facts import ImageFacts
 from ..static.stack_model import StackModel
+from .messages import checked_live, environment, fix_in
 from .base import Case, Check, LiveCase, StaticCase, fail, not_applicable
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ def _check(model: StackModel, name: str) -> None:
     image = model.images.get(name)
     if image is None:
         pytest.skip(f"{name} uses the prebuilt image {model.service(name).image}: the files do not say what it "
-                    f"contains; the live item audio-deps[live-{name}] checks it in the running container")
+                    f"contains; " + checked_live(NAME, name, "in the running container"))
     via = implied(image)
     removed = [p for p in PYTHON_PACKAGES if p in image.removed_python_packages]
     missing = [p for p in PYTHON_PACKAGES if not image.declares(p) and p not in via and p not in removed]
@@ -140,8 +141,8 @@ def _live(stack: LiveStack, name: str) -> None:
         numba = "numba" in error["error"].lower() or "cache" in error["error"].lower()
         hint = (
             f"\nnumba (used by resampy) needs a writable cache dir when running as a non-root uid: NUMBA_CACHE_DIR is "
-            f"{result.get('numba_cache_dir')!r}, HOME is {result.get('home')!r}.\nFix, in service {name}:\n"
-            "    environment:\n      NUMBA_CACHE_DIR: /tmp/numba\n      HOME: /tmp"
+            f"{result.get('numba_cache_dir')!r}, HOME is {result.get('home')!r}.\n"
+            + fix_in(name, environment(NUMBA_CACHE_DIR="/tmp/numba", HOME="/tmp"))
             if numba else ""
         )
         fail(f"The audio round trip failed in {name} at the {error['step']} step (libsndfile "

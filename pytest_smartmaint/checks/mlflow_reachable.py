@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from ..static.stack_model import StackModel
+from .messages import command, environment, fix_in
 from .base import Case, Check, LiveCase, StaticCase, fail, not_applicable
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ def allowed_hosts_fix(model: StackModel, header: str) -> str:
     assert server is not None
     current = server.allowed_hosts.value
     value = ",".join(dict.fromkeys([header, *(current.split(",") if current else ["localhost:*", "127.0.0.1:*"])]))
-    return f"Fix, in service {server.service}:\n    command: mlflow server ... --allowed-hosts {value}"
+    return fix_in(server.service, command(f"mlflow server ... --allowed-hosts {value}"))
 
 
 def _check(model: StackModel, client: str) -> None:
@@ -58,12 +59,12 @@ def _check(model: StackModel, client: str) -> None:
         fail(
             f"{client} is an MLflow client (it depends on {server.service}) but sets no MLFLOW_TRACKING_URI.\n"
             f"MLflow then logs to ./mlruns inside {client}, and the registry on {server.service} never sees it.\n"
-            f"Fix, in service {client}:\n    environment:\n      MLFLOW_TRACKING_URI: {expected}"
+            + fix_in(client, environment(MLFLOW_TRACKING_URI=expected))
         )
     assert uri is not None
     parsed = urlparse(uri)
     host, port = parsed.hostname or "", parsed.port or {"https": 443}.get(parsed.scheme, 80)
-    fix = f"Fix, in service {client}:\n    environment:\n      MLFLOW_TRACKING_URI: {expected}"
+    fix = fix_in(client, environment(MLFLOW_TRACKING_URI=expected))
     if host in LOOPBACK:
         fail(
             f"{client} sets MLFLOW_TRACKING_URI={uri}: inside a container, {host} is that container itself, "
@@ -118,7 +119,7 @@ def _live(stack: LiveStack, client: str) -> None:
     if not uri:
         fail(
             f"{client} runs with no MLFLOW_TRACKING_URI in its environment, so MLflow logs to ./mlruns inside it.\n"
-            f"Fix, in service {client}:\n    environment:\n      MLFLOW_TRACKING_URI: {expected}"
+            + fix_in(client, environment(MLFLOW_TRACKING_URI=expected))
         )
     api = facts.get("api") or {}
     status = api.get("status")

@@ -15,6 +15,7 @@ import pytest
 from ..static.compose import Mount
 from ..errors import SmartmaintError, SmartmaintWarning
 from ..static.stack_model import StackModel
+from .messages import fix_in, volumes
 from .base import Case, Check, LiveCase, fail, not_applicable
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ def _store_fix(stack: LiveStack, service: str) -> str:
         return ""
     mine = stack.model.service(service).mount_of(store.source)
     has = f"it mounts {store.label} at {mine.target}{' read-only' if mine.read_only else ''}" if mine else f"it does not mount {store.label}"
-    return f"\n{service}: {has}.\nFix, in service {service}:\n    volumes:\n      - {store.label}:{store.target}"
+    return f"\n{service}: {has}.\n" + fix_in(service, volumes(f"{store.label}:{store.target}"))
 
 
 def _misplaced(stack: LiveStack, service: str | None) -> bool:

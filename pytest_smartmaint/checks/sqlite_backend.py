@@ -11,6 +11,7 @@ from ..errors import SmartmaintError
 from ..static.mlflow_server import resolve
 from ..live.probe_scripts import REGISTRY_LOOKUP, SERVER_FACTS
 from ..static.stack_model import StackModel
+from .messages import NO_SERVER, command, fix_in, volumes
 from .base import Case, Check, LiveCase, StaticCase, fail, not_applicable
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ NAME = "sqlite-backend"
 def static_cases(model: StackModel) -> list[StaticCase]:
     server = model.server
     if server is None:
-        return [not_applicable(NAME, "static", "no MLflow server in the compose project (no service runs `mlflow server`)")]
+        return [not_applicable(NAME, "static", NO_SERVER)]
     uri = server.backend_store_uri.value or ""
     if not uri.startswith("sqlite:"):
         reason = f"the backend store is {uri} ({server.backend_store_uri.source}), not SQLite"
@@ -49,9 +50,9 @@ def _check(model: StackModel) -> None:
         # a db in / or the working directory gets a directory of its own; otherwise mount the one it is in
         db_dir, db_path = ("/mlflow_db", "/mlflow_db/mlflow.db") if directory in ("/", server.workdir) else (directory, path)
         fix = (
-            f"Fix, in service {server.service}:\n"
-            f"    command: mlflow server --backend-store-uri sqlite:///{db_path} ...   (four slashes: absolute path)\n"
-            f"    volumes:\n      - ./mlflow_db:{db_dir}"
+            fix_in(server.service,
+                   command(f"mlflow server --backend-store-uri sqlite:///{db_path} ...   (four slashes: absolute path)"),
+                   volumes(f"./mlflow_db:{db_dir}"))
         )
         fail(
             f"The MLflow backend store {setting} is the file {path} in {server.service}, on no mount.{default_note}\n"
@@ -65,16 +66,17 @@ def _check(model: StackModel) -> None:
             f"at {mount.target} ({where}).\n"
             f"A tmpfs lives in memory and is wiped at every stop of the container: every registered model and run "
             f"is lost on `docker compose restart`, `stop`, a recreate or a reboot.\n"
-            f"Fix, in service {server.service}: replace the tmpfs at {mount.target} with a directory on disk:\n"
-            f"    volumes:\n      - ./mlflow_db:{directory}"
+            + fix_in(server.service, volumes(f"./mlflow_db:{directory}"),
+                     how=f"replace the tmpfs at {mount.target} with a directory on disk")
         )
     if mount.target == path:
         fail(
             f"{server.service} mounts only the SQLite file itself ({mount.label} -> {mount.target}), not its directory.\n"
             f"SQLite writes its -journal/-wal files next to the db, which then land in the container layer; and when "
             f"{mount.label} does not exist on the host, Docker creates a directory in its place and MLflow fails "
-            f"with \"unable to open database file\".\nFix, in service {server.service}, mount the directory:\n"
-            f"    volumes:\n      - {posixpath.dirname(mount.label) or '.'}:{directory}"
+            f"with \"unable to open database file\".\n"
+            + fix_in(server.service, volumes(f"{posixpath.dirname(mount.label) or '.'}:{directory}"),
+                     how="mount the directory")
         )
     if mount.read_only:
         fail(
@@ -91,7 +93,7 @@ EXPECTED_TABLES = ("experiments", "registered_models", "model_versions", "alembi
 def live_cases(model: StackModel) -> list[LiveCase]:
     server = model.server
     if server is None:
-        return [not_applicable(NAME, "live", "no MLflow server in the compose project")]
+        return [not_applicable(NAME, "live", NO_SERVER)]
     if not (server.backend_store_uri.value or "").startswith("sqlite:"):
         return [not_applicable(NAME, "live", f"the backend store is {server.backend_store_uri.value}, not SQLite",
                                subject=server.service)]
@@ -170,8 +172,8 @@ def _live_survives(stack: LiveStack) -> None:
                 f"(lookup: HTTP {found.get('status')} {found.get('body', found.get('error', ''))[:200]}).\n"
                 f"The backend store is {server.backend_store_uri}: the file is {where}, so it lives in the "
                 f"container's writable layer and goes with the container.\n"
-                f"Fix, in service {server.service}:\n    command: mlflow server --backend-store-uri sqlite:////mlflow_db/mlflow.db ...\n"
-                f"    volumes:\n      - ./mlflow_db:/mlflow_db"
+                + fix_in(server.service, command("mlflow server --backend-store-uri sqlite:////mlflow_db/mlflow.db ..."),
+                         volumes("./mlflow_db:/mlflow_db"))
             )
 
 

@@ -11,6 +11,7 @@ import pytest
 from typing import TYPE_CHECKING
 
 from ..static.stack_model import StackModel
+from .messages import checked_live
 from .base import Case, Check, LiveCase, StaticCase, fail, table
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ def _check(model: StackModel, source: str, label: str) -> None:
         why = "; ".join(f"{n}: {users[n].source}" for n in unknown)
         pytest.skip(
             f"the files cannot tell who {', '.join(unknown)} run{'s' if len(unknown) == 1 else ''} as ({why}); "
-            f"the live item uid-mapping[live-{label}] checks it in the running containers"
+            + checked_live(NAME, label)
         )
     explicit = sorted({str(i) for n, i in known.items() if users[n].source == "compose user:"})
     suggestion = explicit[0] if len(explicit) == 1 else "1000:1000"

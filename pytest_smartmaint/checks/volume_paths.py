@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from ..static.compose import Mount
 from ..static.stack_model import StackModel
+from .messages import NO_SERVER, fix_in, volumes
 from .base import Case, Check, LiveCase, StaticCase, fail, not_applicable, table
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ NAME = "volume-paths"
 def static_cases(model: StackModel) -> list[StaticCase]:
     server = model.server
     if server is None:
-        return [not_applicable(NAME, "static", "no MLflow server in the compose project (no service runs `mlflow server`)")]
+        return [not_applicable(NAME, "static", NO_SERVER)]
     server_service = model.service(server.service)
     cases = [
         Case(NAME, "static", mount.label, functools.partial(_check_source, server_mount=mount), (server.service,))
@@ -106,15 +107,14 @@ def _root_not_mounted(model: StackModel) -> None:
         f"The MLflow artifact root {server.local_artifact_path} ({server.default_artifact_root.source}) lies on no "
         f"mount of {server.service}.\nArtifacts live in the container's writable layer: they vanish when "
         f"{server.service} is recreated, and no client can read them.\n"
-        f"Fix, in service {server.service} and every MLflow client:\n    volumes:\n"
-        f"      - ./mlflow_data:{server.local_artifact_path}"
+        + fix_in(server.service, volumes(f"./mlflow_data:{server.local_artifact_path}"), how="and every MLflow client")
     )
 
 
 def live_cases(model: StackModel) -> list[LiveCase]:
     server = model.server
     if server is None:
-        return [not_applicable(NAME, "live", "no MLflow server in the compose project")]
+        return [not_applicable(NAME, "live", NO_SERVER)]
     mounts = [m for m in model.service(server.service).mounts if m.kind in ("bind", "volume")]
     return [
         Case(NAME, "live", mount.label, functools.partial(_live, server_mount=mount),
