@@ -22,7 +22,7 @@ import time
 import uuid
 from pathlib import Path
 
-from pytest_smartmaint.live.probe_scripts import AUDIO_ROUNDTRIP, LOAD_MODEL, REGISTER_MODEL
+from pytest_smartmaint.live.probes import AUDIO_ROUNDTRIP, LOAD_MODEL, REGISTER_MODEL
 
 REPO = Path(__file__).resolve().parent.parent
 COMPOSE = REPO / "docker-compose.test.yml"

@@ -171,7 +171,7 @@ def test_xdist_run_brings_the_stack_up_once() -> None:
 @pytest.fixture
 def user_stack(docker_engine: None) -> object:
     """The reference stack started outside the plugin, with a model of the user's in its registry."""
-    from pytest_smartmaint.live.probe_scripts import REGISTER_MODEL
+    from pytest_smartmaint.live.probes import REGISTER_MODEL
 
     project = f"userstack-{os.getpid()}"
     compose = ["docker", "compose", "-f", str(COMPOSE), "-p", project]

@@ -9,7 +9,7 @@ import pytest
 
 from ..errors import SmartmaintError
 from ..static.mlflow_server import resolve
-from ..live.probe_scripts import REGISTRY_LOOKUP, SERVER_FACTS
+from ..live.probes import REGISTRY_LOOKUP, SERVER_FACTS
 from ..static.stack_model import StackModel
 from .messages import NO_SERVER, command, fix_in, volumes
 from .base import Case, Check, LiveCase, StaticCase, fail, not_applicable

@@ -3,7 +3,7 @@
 The backend (``docker exec`` into the running container, or ``docker compose run --rm`` for a
 one-shot service that is not running) only runs a command and returns rc/stdout/stderr; every
 call has a timeout (testinfra's own backend has none, so a hung exec would hang the run).
-Probe scripts live in ``probe_scripts`` and print one JSON document, so one exec gathers
+Probe scripts are the modules of ``live/probes`` and print one JSON document, so one exec gathers
 everything a check needs from one service. Everything goes through the docker CLI, so a
 remote engine (DOCKER_HOST, docker contexts) works the same.
 """

@@ -15,12 +15,14 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from pytest_docker.plugin import get_docker_services
 
 from .. import commands
+from ..commands import CommandTimeout
 from ..static.compose import compose_base_command
 from ..errors import SmartmaintError
 from .isolation import isolate
@@ -67,24 +69,48 @@ def live_stack(settings: Settings, model: StackModel, name: str) -> Iterator[Liv
     isolation = isolate(model, name)
     files = [*model.project.files, isolation.override]
     runner = ComposeRunner(files, name)
-    cleanup = [] if settings.keep else ["down --volumes --remove-orphans --timeout 10"]
     try:
-        with signals_as_interrupt():
-            try:
-                with get_docker_services("docker compose", [str(f) for f in files], name, docker_setup=[],
-                                         docker_cleanup=cleanup):
-                    _bring_up(runner, model, settings.startup_timeout_s)
-                    yield LiveStack(model, runner, owned=True, isolation=isolation)
-            except (SmartmaintError, KeyboardInterrupt, GeneratorExit):
-                raise
-            except Exception as exc:  # pytest-docker's `down` failed: say what is left and how to remove it
-                raise SmartmaintError(
-                    f"tearing down project {name} failed: {exc}\nRemove what is left with: "
-                    f"{' '.join(compose_base_command(files, name))} down --volumes --remove-orphans"
-                ) from None
+        with signals_as_interrupt(), _compose_project(files, name, keep=settings.keep):
+            _bring_up(runner, model, settings.startup_timeout_s)
+            yield LiveStack(model, runner, owned=True, isolation=isolation)
     finally:
         if not settings.keep:
             isolation.remove()
+
+
+@contextmanager
+def _compose_project(files: list[Path], name: str, keep: bool) -> Iterator[None]:
+    """pytest-docker's project context, whose cleanup (``down``) runs however the body ends.
+
+    Only pytest-docker's cleanup is caught (it raises a bare Exception when ``down`` fails): that
+    becomes an error naming what is left and how to remove it. Whatever the body raises passes
+    through unchanged; when both fail, the body's error comes first and the teardown's is added.
+    """
+    cleanup = [] if keep else ["down --volumes --remove-orphans --timeout 10"]
+    project = get_docker_services("docker compose", [str(f) for f in files], name, docker_setup=[],
+                                  docker_cleanup=cleanup)
+    project.__enter__()  # with docker_setup=[] this runs nothing, so the body's `up` is inside the cleanup's reach
+
+    def teardown_failed(exc: Exception) -> str:
+        return (f"tearing down project {name} failed: {exc}\nRemove what is left with: "
+                f"{' '.join(compose_base_command(files, name))} down --volumes --remove-orphans")
+
+    try:
+        yield
+    except BaseException as error:
+        try:
+            project.__exit__(type(error), error, error.__traceback__)
+        except Exception as teardown:
+            if teardown is error:
+                raise
+            if isinstance(error, SmartmaintError):
+                raise SmartmaintError(f"{error}\n\nAlso, {teardown_failed(teardown)}") from None
+        raise
+    else:
+        try:
+            project.__exit__(None, None, None)
+        except Exception as teardown:
+            raise SmartmaintError(teardown_failed(teardown)) from None
 
 
 def _require_engine() -> None:
@@ -110,7 +136,10 @@ def _require_running(runner: ComposeRunner, model: StackModel) -> None:
 
 def _bring_up(runner: ComposeRunner, model: StackModel, timeout_s: int) -> None:
     wait = ("--wait", "--wait-timeout", str(timeout_s))
-    result = runner.compose("up", "--build", "--detach", *wait, timeout=timeout_s + 900)
+    try:
+        result = runner.compose("up", "--build", "--detach", *wait, timeout=timeout_s + 900)
+    except CommandTimeout as exc:  # a build or a pull that hangs: `up --wait` bounds only the wait for health
+        raise CommandTimeout(f"bringing up project {runner.project} timed out: {exc}") from None
     if result.returncode == 0:
         return
     finished = _one_shots_done(runner, (result.stdout + result.stderr))

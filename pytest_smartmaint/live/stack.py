@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import SmartmaintError
 from .isolation import Isolation
 from .compose_runner import ComposeRunner, ProbeResult
-from .probe_scripts import AUDIO_ROUNDTRIP, FACTS, LOAD_MODEL, LOAD_REGISTRY, REGISTER_MODEL, REMOVE_SMOKE_MODEL
+from .probes import AUDIO_ROUNDTRIP, FACTS, LOAD_MODEL, LOAD_REGISTRY, REGISTER_MODEL, REMOVE_SMOKE_MODEL
 from ..static.stack_model import TRAINER_NAME, StackModel
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ run, and no Docker command is made.
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -16,7 +16,6 @@ from . import COLLECTOR
 from ..settings import Settings, new_project_name, project_name, report_path
 
 if TYPE_CHECKING:
-    from ..live.stack import LiveStack
     from ..static.stack_model import StackModel
 
 pytest.register_assert_rewrite("pytest_smartmaint.checks")
@@ -77,15 +76,17 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[PLUGIN_KEY] = plugin
     config.pluginmanager.register(plugin, "smartmaint-suite")
     from . import fixtures
+    from .stack_provider import PROVIDER_KEY, StackProvider
 
+    provider = StackProvider(config, settings, model, plugin.project_name)
+    config.stash[PROVIDER_KEY] = provider
+    config.pluginmanager.register(provider, "smartmaint-stack-provider")
     config.pluginmanager.register(fixtures, "smartmaint-fixtures")
     if config.pluginmanager.hasplugin("xdist"):
         from .xdist_support import XdistController, XdistWorker
 
-        if hasattr(config, "workerinput"):
-            config.pluginmanager.register(XdistWorker(config), "smartmaint-xdist-worker")
-        else:
-            config.pluginmanager.register(XdistController(plugin), "smartmaint-xdist")
+        worker = hasattr(config, "workerinput")  # xdist's is_xdist_worker() needs a session, not there yet
+        config.pluginmanager.register(XdistWorker(config) if worker else XdistController(config), "smartmaint-xdist")
     if settings.report is not None and not hasattr(config, "workerinput"):
         from .report import JsonReport
 
@@ -115,8 +116,6 @@ class SmartmaintPlugin:
         self.project_name = settings.project or new_project_name()
         self.settings = settings
         self.model = model
-        self.shared_stack: LiveStack | None = None  # brought up once for all xdist workers (controller side)
-        self.kept: LiveStack | None = None  # left running by --smartmaint-keep
 
     @pytest.hookimpl(wrapper=True)
     def pytest_make_collect_report(self, collector: pytest.Collector) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
@@ -182,14 +181,3 @@ class SmartmaintPlugin:
             )
         lines.append(f"smartmaint: reproduce with: {s.reproduce_line()}")
         return lines
-
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.kept is None:
-            return
-        stack = self.kept
-        compose = " ".join(f"-f {f}" for f in stack.runner.files)
-        run_dir = f" && rm -rf {stack.isolation.run_dir}" if stack.isolation else ""
-        terminalreporter.write_sep("-", "smartmaint: stack kept (--smartmaint-keep)")
-        terminalreporter.write_line(f"project {stack.project}: docker compose -p {stack.project} {compose} ps")
-        terminalreporter.write_line(f"remove it with: docker compose -p {stack.project} {compose} down --volumes{run_dir}")
-

@@ -45,7 +45,7 @@ def smartmaint_model(request: pytest.FixtureRequest) -> StackModel:
 @pytest.fixture(scope="session")
 def smartmaint_stack(request: pytest.FixtureRequest) -> LiveStack:
     """The running stack: ``.project``, ``.published(service, port)``, ``.exec(service, cmd)``, ``.logs(service)``."""
-    from .fixtures import BringUpFailure
+    from .stack_provider import BringUpFailure
 
     plugin = _plugin(request)
     if plugin.settings.static_only:

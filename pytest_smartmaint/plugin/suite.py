@@ -20,8 +20,7 @@ from ..checks.base import LiveCase, StaticCase
 from ..errors import CheckFailure, SmartmaintError
 from ..settings import Settings
 from ..static.stack_model import StackModel
-from . import COLLECTOR
-from .xdist_support import LIVE_GROUP
+from . import COLLECTOR, LIVE_GROUP
 
 if TYPE_CHECKING:
     from ..live.stack import LiveStack

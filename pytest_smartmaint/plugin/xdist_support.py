@@ -14,27 +14,17 @@ duplicate id stops the run at once, any other difference fails it at the end.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections import Counter
-from contextlib import ExitStack
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
+from xdist import is_xdist_controller
 
 from ..errors import SmartmaintError
+from .stack_provider import PROVIDER_KEY, WORKER_INPUT, BringUpFailure, StackProvider
 
-if TYPE_CHECKING:
-    from .hooks import SmartmaintPlugin
-
-LIVE_GROUP = "smartmaint-live"
 COLLECTED = "smartmaint_collected"  # workeroutput key: the suite's node ids a worker collected
-
-
-def is_controller(config: pytest.Config) -> bool:
-    return not hasattr(config, "workerinput") and bool(getattr(config.option, "numprocesses", None)) and (
-        getattr(config.option, "dist", "no") != "no"
-    )
 
 
 class XdistWorker:
@@ -50,36 +40,33 @@ class XdistWorker:
 
 
 class XdistController:
-    def __init__(self, plugin: SmartmaintPlugin) -> None:
-        self.plugin = plugin
-        self.exit_stack = ExitStack()
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
         self.mismatches: list[str] = []
+        self.teardown_error: str | None = None
+
+    @property
+    def provider(self) -> StackProvider:
+        return self.config.stash[PROVIDER_KEY]
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        if not is_controller(session.config) or self.plugin.settings.static_only:
+        if not is_xdist_controller(session) or not self.config.option.numprocesses or self.provider.settings.static_only:
             return
-        from ..live.lifecycle import live_stack
-
-        try:
-            stack = self.exit_stack.enter_context(
-                live_stack(self.plugin.settings, self.plugin.model, self.plugin.project_name))
-        except SmartmaintError as exc:
-            self.exit_stack.close()
-            pytest.exit(f"pytest-smartmaint: {exc}", returncode=pytest.ExitCode.TESTS_FAILED)
-        self.plugin.shared_stack = stack
-        if self.plugin.settings.keep:
-            self.plugin.kept = stack
+        stack = self.provider.acquire()  # once, here: every worker attaches to it
+        if isinstance(stack, BringUpFailure):
+            pytest.exit(f"pytest-smartmaint: {stack.message}", returncode=pytest.ExitCode.TESTS_FAILED)
 
     def pytest_configure_node(self, node: Any) -> None:
-        if self.plugin.shared_stack is not None:
-            exclusive = getattr(node.config.option, "dist", "") == "loadgroup"
-            node.workerinput["smartmaint_stack"] = dataclasses.asdict(self.plugin.shared_stack.handle(exclusive))
+        exclusive = getattr(node.config.option, "dist", "") == "loadgroup"
+        handle = self.provider.worker_input(exclusive)
+        if handle is not None:
+            node.workerinput[WORKER_INPUT] = handle
 
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         duplicated = sorted(i for i, n in Counter(ids).items() if n > 1 and i.startswith("smartmaint::"))
         if duplicated:
-            dsession = self.plugin.config.pluginmanager.getplugin("dsession")
+            dsession = self.config.pluginmanager.getplugin("dsession")
             dsession.shouldstop = (
                 f"pytest-smartmaint: worker {node.gateway.id} collected suite items that share a node id "
                 f"({', '.join(duplicated[:5])}); xdist would run each of them once and skip the rest silently"
@@ -90,7 +77,7 @@ class XdistController:
         """The suite's node ids as this process would collect them; computed only when workers report."""
         from .suite import node_ids
 
-        return node_ids(self.plugin.model, self.plugin.settings)
+        return node_ids(self.provider.model, self.provider.settings)
 
     def pytest_testnodedown(self, node: Any, error: object) -> None:
         collected = getattr(node, "workeroutput", {}).get(COLLECTED)
@@ -107,11 +94,17 @@ class XdistController:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        self.exit_stack.close()
-        if self.mismatches and session.exitstatus == pytest.ExitCode.OK:
+        try:
+            self.provider.release()
+        except SmartmaintError as exc:
+            self.teardown_error = str(exc)
+        if (self.mismatches or self.teardown_error) and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if self.teardown_error:
+            terminalreporter.write_sep("=", "smartmaint: the stack's teardown failed", red=True)
+            terminalreporter.write_line(self.teardown_error)
         if self.mismatches:
             terminalreporter.write_sep("=", "smartmaint: xdist workers did not run the whole suite", red=True)
             for line in self.mismatches:

@@ -1,0 +1,143 @@
+"""The in-container probe scripts, run on the host: the JSON each prints, on real inputs.
+
+The host is one more environment the probes must survive: what it lacks (librosa, an MLflow
+server) must show up as a finding in the JSON, never as a crash of the probe.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_smartmaint.live import probes
+from pytest_smartmaint.live.compose_runner import PROBE_ENV
+
+
+def probe(name: str, arg: object = None, **env: str) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, "-c", probes.source(name), json.dumps(arg)], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, **PROBE_ENV, **env}, check=False)
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class FakeMlflow(BaseHTTPRequestHandler):
+    """/health answers 200; every API path answers what MLflow 3 answers to a Host it does not admit."""
+
+    def do_GET(self) -> None:
+        if self.path == "/health":
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"OK")
+        elif "model-versions/get" in self.path:
+            self.send_response(404)
+            self.end_headers()
+            self.wfile.write(b'{"error_code": "RESOURCE_DOES_NOT_EXIST"}')
+        else:
+            self.send_response(403)
+            self.end_headers()
+            self.wfile.write(b"Invalid Host header - possible DNS rebinding attack detected")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    httpd = HTTPServer(("127.0.0.1", 0), FakeMlflow)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def test_facts_tell_who_runs_what_is_mounted_and_installed() -> None:
+    facts = probe("facts", MLFLOW_TRACKING_URI=f"http://127.0.0.1:{closed_port()}")
+    assert (facts["uid"], facts["gid"]) == (os.getuid(), os.getgid())
+    assert any(m["target"] == "/" for m in facts["mounts"])
+    assert set(facts["packages"]) >= {"mlflow", "librosa", "soundfile"}
+    assert facts["packages"]["librosa"] is None  # not on the host: reported, not a crash
+    assert facts["api"]["status"] is None and "Connection refused" in facts["api"]["error"]
+
+
+def test_facts_tell_a_refused_host_header_from_a_dead_server(server: str) -> None:
+    facts = probe("facts", MLFLOW_TRACKING_URI=server)
+    assert facts["health"]["status"] == 200
+    assert facts["api"]["status"] == 403 and "Invalid Host header" in facts["api"]["body"]
+
+
+def test_facts_without_a_tracking_uri_make_no_call() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    done = subprocess.run([sys.executable, "-c", probes.FACTS, "null"], capture_output=True, text=True, env=env,
+                          timeout=60, check=True)
+    facts = json.loads(done.stdout)
+    assert facts["tracking_uri"] is None and "api" not in facts
+
+
+def test_registry_lookup_reports_the_status(server: str) -> None:
+    assert probe("registry_lookup", {"name": "m", "version": "1"}, MLFLOW_TRACKING_URI=server)["status"] == 404
+    dead = probe("registry_lookup", {"name": "m", "version": "1"}, MLFLOW_TRACKING_URI=f"http://127.0.0.1:{closed_port()}")
+    assert dead["status"] is None and "Connection refused" in dead["error"]
+
+
+def test_server_facts_read_the_sqlite_tables(tmp_path: Path) -> None:
+    db = tmp_path / "mlflow.db"
+    with sqlite3.connect(db) as connection:
+        connection.execute("create table experiments (id integer)")
+        connection.execute("create table alembic_version (v text)")
+    facts = probe("server_facts", {"db": str(db)})
+    assert facts["db_exists"] and facts["tables"] == ["alembic_version", "experiments"]
+    assert probe("server_facts", {"db": str(tmp_path / "none.db")})["db_exists"] is False
+
+
+def test_server_facts_find_the_server_process_with_its_argv_and_mlflow_env(tmp_path: Path) -> None:
+    fake = tmp_path / "mlflow"  # a process whose command line reads `mlflow server ...`, as the server's does
+    fake.write_text("#!/usr/bin/env python3\nimport time\ntime.sleep(60)\n")
+    fake.chmod(0o755)
+    argv = [str(fake), "server", "--backend-store-uri=sqlite:////mlflow_db/mlflow.db"]
+    process = subprocess.Popen(argv, env={**os.environ, "MLFLOW_ALLOWED_HOSTS": "mlflow:5000"}, cwd=tmp_path)
+    try:
+        time.sleep(0.5)
+        found = [p for p in probe("server_facts", {"db": None})["processes"] if p["pid"] == process.pid]
+    finally:
+        process.kill()
+        process.wait()
+    assert found and found[0]["argv"][-2:] == argv[1:]
+    assert found[0]["env"]["MLFLOW_ALLOWED_HOSTS"] == "mlflow:5000" and found[0]["cwd"] == str(tmp_path)
+
+
+def test_load_model_names_the_registry_layer_when_the_server_is_down() -> None:
+    result = probe("load_model", {"name": "m", "version": "1"}, MLFLOW_TRACKING_URI=f"http://127.0.0.1:{closed_port()}")
+    assert result["layer"] == "registry", result
+
+
+def test_audio_roundtrip_reports_what_is_missing() -> None:
+    result = probe("audio_roundtrip")
+    assert set(result["imports"]) == {"numpy", "soundfile", "librosa", "resampy"}
+    assert result["imports"]["librosa"] is None  # the host has no librosa: named, with its error
+    assert result["import_errors"]["librosa"].startswith("ModuleNotFoundError")
+    assert "roundtrip" not in result
+
+
+@pytest.mark.parametrize("name", ["register_model", "remove_smoke_model", "load_registry"])
+def test_every_probe_compiles(name: str) -> None:
+    """Those need MLflow, scikit-learn and a server in the container; the live tier runs them."""
+    compile(probes.source(name), name, "exec")
