@@ -10,6 +10,7 @@ import functools
 
 import os
 import tomllib
+from typing import Any
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
@@ -36,14 +37,14 @@ def _label(model: StackModel, directory: Path) -> str:
     return "./poetry.lock" if relative == "." else f"{relative if relative.startswith('.') else './' + relative}/poetry.lock"
 
 
-def _toml(path: Path) -> dict:  # type: ignore[type-arg]
+def _toml(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise SmartmaintError(f"{path} is not valid TOML: {exc}") from exc
 
 
-def declared_constraints(pyproject: dict) -> dict[str, str]:  # type: ignore[type-arg]
+def declared_constraints(pyproject: dict[str, Any]) -> dict[str, str]:
     """canonical name -> constraint text, from [project] and [tool.poetry] (all groups)."""
     from packaging.requirements import Requirement
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from ..static.stack_model import StackModel
+from ..live.facts import HttpAnswer
 from .messages import command, environment, fix_in
 from .base import Case, Check, LiveCase, StaticCase, fail, not_applicable
 
@@ -114,20 +115,20 @@ def _live(stack: LiveStack, client: str) -> None:
     server = model.server
     assert server is not None
     facts = stack.facts(client)
-    uri = facts.get("tracking_uri")
+    uri = facts.tracking_uri
     expected = f"http://{server.service}:{server.port}"
     if not uri:
         fail(
             f"{client} runs with no MLFLOW_TRACKING_URI in its environment, so MLflow logs to ./mlruns inside it.\n"
             + fix_in(client, environment(MLFLOW_TRACKING_URI=expected))
         )
-    api = facts.get("api") or {}
-    status = api.get("status")
+    api = facts.api or HttpAnswer(None, error="no request made")
+    status = api.status
     if status == 200:
         return
     probe = f"GET {uri}/api/2.0/mlflow/experiments/search?max_results=1 from inside {client}"
-    health = (facts.get("health") or {}).get("status")
-    if status == 403 and "Invalid Host header" in api.get("body", ""):
+    health = facts.health.status if facts.health else None
+    if status == 403 and "Invalid Host header" in api.body:
         header = host_header(uri)
         fail(
             f"{server.service} refuses {client}: {probe} -> HTTP 403 \"Invalid Host header - possible DNS rebinding "
@@ -138,12 +139,12 @@ def _live(stack: LiveStack, client: str) -> None:
         )
     if status is None:
         fail(
-            f"{client} cannot reach {server.service}: {probe} -> {api.get('error')}.\n"
+            f"{client} cannot reach {server.service}: {probe} -> {api.error}.\n"
             f"Check that MLFLOW_TRACKING_URI={uri} names the service {server.service} and its container port "
             f"{server.port}, and that both services share a compose network.\nExpected: MLFLOW_TRACKING_URI: {expected}"
         )
     fail(
-        f"{server.service} answered {client} with HTTP {status}: {probe}\n  {api.get('body', '')[:300]}\n"
+        f"{server.service} answered {client} with HTTP {status}: {probe}\n  {api.body[:300]}\n"
         f"/health answers {health}; a 5xx on API calls usually means the backend store is unusable "
         f"({server.backend_store_uri.value}): see the server's log below."
     )

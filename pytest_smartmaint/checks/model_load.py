@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import functools
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 from ..static.compose import Mount
 from ..errors import SmartmaintError, SmartmaintWarning
 from ..static.stack_model import StackModel
+from ..live.facts import LoadLayer, ModelLoad
 from .messages import fix_in, volumes
 from .base import Case, Check, LiveCase, fail, not_applicable
 
@@ -88,24 +89,24 @@ def _live(stack: LiveStack, consumer: str) -> None:
         smoke = stack.smoke_model()
     except SmartmaintError as exc:
         fail(f"The smoke model could not be trained and registered from {trainer}, so no consumer can load it:\n{exc}")
-    result: dict[str, Any] = stack.model_loads()[consumer].json()
-    layer, detail = result["layer"], result.get("detail", "")
-    uri = f"models:/{stack.smoke_name}/{smoke['version']}"
-    path = result.get("artifact_path") or smoke.get("artifact_location")
-    who = f"{consumer} (uid {result.get('uid')}:{result.get('gid')})"
-    if layer == "ok":
-        if result.get("predictions") != smoke["expected"]:
-            fail(f"{consumer} loaded {uri} but predicts {result.get('predictions')} where {trainer} predicted "
-                 f"{smoke['expected']} on the same rows: the two run different library versions.")
+    result = stack.model_load(consumer)
+    layer, detail = result.layer, result.detail
+    uri = f"models:/{stack.smoke_name}/{smoke.version}"
+    path = result.artifact_path or smoke.artifact_location
+    who = f"{consumer} (uid {result.uid}:{result.gid})"
+    if layer is LoadLayer.OK:
+        if result.predictions != smoke.expected:
+            fail(f"{consumer} loaded {uri} but predicts {list(result.predictions or [])} where {trainer} predicted "
+                 f"{list(smoke.expected)} on the same rows: the two run different library versions.")
         _warn_on_skew(consumer, uri, result)
         return
     head = f"{consumer} cannot load {uri}, registered from {trainer}"
-    if layer == "registry":
+    if layer is LoadLayer.REGISTRY:
         fail(f"{head}: the registry is unreachable from {consumer}.\n  {detail}\nSee mlflow-reachable for the cause.")
-    if layer == "version-missing":
+    if layer is LoadLayer.VERSION_MISSING:
         fail(f"{head}: the registry {consumer} talks to has no such version.\n  {detail}\n{trainer} and {consumer} "
              "use different tracking servers or backend stores: compare their MLFLOW_TRACKING_URI.")
-    if layer == "artifact-path":
+    if layer is LoadLayer.ARTIFACT_PATH:
         culprit = trainer if trainer and _misplaced(stack, trainer) and not _misplaced(stack, consumer) else consumer
         why = (
             f"{consumer} has the store where the server does, but {trainer} does not: the artifacts {trainer} logged "
@@ -115,31 +116,31 @@ def _live(stack: LiveStack, consumer: str) -> None:
         )
         fail(f"{head}: the registry recorded its artifacts at {path}, and that directory does not exist in {consumer}.\n"
              f"MLflow would only say \"No such artifact\". {why}{_store_fix(stack, culprit)}")
-    if layer == "artifact-unwritable":
+    if layer is LoadLayer.ARTIFACT_UNWRITABLE:
         fail(f"{head}: {who} cannot write the model's directory {path} ({detail}).\nLoading models:/ writes "
              f"registered_model_meta next to the model, so a read-only mount or another uid than the writer's breaks "
              f"it.{_store_fix(stack, consumer)}\n(without :ro, and with the same user: as "
              f"{trainer})")
-    if layer == "library":
+    if layer is LoadLayer.LIBRARY:
         fail(f"{head}: {detail}\nThe consumer image needs mlflow-skinny (or mlflow), scikit-learn, pandas and skops.")
-    if layer == "predict":
+    if layer is LoadLayer.PREDICT:
         fail(f"{consumer} loaded {uri} but predict failed: {detail}")
     requirement = _logged_sklearn(result)
     fail(f"{head}: the artifacts are there, but the model did not deserialize:\n  {detail.strip()}\n"
          f"Logged with {requirement or 'scikit-learn (version not recorded)'}; {consumer} has scikit-learn "
-         f"{result.get('sklearn')}. sklearn models are stored with skops (MLflow 3.15+): the consumer needs skops and "
+         f"{result.sklearn}. sklearn models are stored with skops (MLflow 3.15+): the consumer needs skops and "
          "a scikit-learn that reads the logged format.")
 
 
-def _logged_sklearn(result: dict[str, Any]) -> str | None:
-    return next((r for r in result.get("requirements") or [] if r.lower().startswith("scikit-learn")), None)
+def _logged_sklearn(result: ModelLoad) -> str | None:
+    return next((r for r in result.requirements if r.lower().startswith("scikit-learn")), None)
 
 
-def _warn_on_skew(consumer: str, uri: str, result: dict[str, Any]) -> None:
+def _warn_on_skew(consumer: str, uri: str, result: ModelLoad) -> None:
     logged = _logged_sklearn(result)
-    if logged and "==" in logged and result.get("sklearn") and logged.split("==")[1] != result["sklearn"]:
+    if logged and "==" in logged and result.sklearn and logged.split("==")[1] != result.sklearn:
         warnings.warn(SmartmaintWarning(
-            f"{consumer} loads {uri} with scikit-learn {result['sklearn']}, but it was logged with {logged}: "
+            f"{consumer} loads {uri} with scikit-learn {result.sklearn}, but it was logged with {logged}: "
             "MLflow only warns; predictions may differ. Pin the same version in both images."
         ), stacklevel=2)
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import posixpath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 from ..errors import SmartmaintError
 from ..static.mlflow_server import resolve
-from ..live.probes import REGISTRY_LOOKUP, SERVER_FACTS
 from ..static.stack_model import StackModel
 from .messages import NO_SERVER, command, fix_in, volumes
 from .base import Case, Check, LiveCase, StaticCase, fail, not_applicable
@@ -109,13 +108,12 @@ def _live_process_and_file(stack: LiveStack) -> None:
     model = stack.model
     server = model.server
     assert server is not None
-    facts = stack.runner.python(server.service, SERVER_FACTS, {"db": server.sqlite_path}).json()
-    processes = facts["processes"]
-    if not processes:
+    facts = stack.server_facts()
+    if not facts.processes:
         fail(f"no `mlflow server` process runs in {server.service}; see its log below.")
-    process = processes[0]
-    running = resolve(server.service, process["argv"], "the running process", process["env"], {},
-                      process.get("cwd") or server.workdir, server.mlflow_version, server.mlflow_spec)
+    process = facts.processes[0]
+    running = resolve(server.service, list(process.argv), "the running process", dict(process.env), {},
+                      process.cwd or server.workdir, server.mlflow_version, server.mlflow_spec)
     if running.backend_store_uri.value != server.backend_store_uri.value:
         fail(
             f"{server.service} runs with --backend-store-uri {running.backend_store_uri.value} "
@@ -123,22 +121,14 @@ def _live_process_and_file(stack: LiveStack) -> None:
             f"The container or its image is stale: it was created before the change.\n"
             f"Fix: docker compose up -d --build --force-recreate {server.service}"
         )
-    if not facts["db_exists"]:
+    if not facts.db_exists:
         fail(f"{server.service} has no SQLite file at {server.sqlite_path} ({server.backend_store_uri}), though its "
              "server runs: the directory is not writable, or MLflow has not started yet; see its log below.")
-    missing = [t for t in EXPECTED_TABLES if t not in facts.get("tables", [])]
+    missing = [t for t in EXPECTED_TABLES if t not in facts.tables]
     if missing:
         fail(f"{server.sqlite_path} in {server.service} lacks MLflow's tables {', '.join(missing)} "
-             f"({facts.get('db_error') or 'tables: ' + ', '.join(facts.get('tables', []))}): it is not the server's "
+             f"({facts.db_error or 'tables: ' + ', '.join(facts.tables)}): it is not the server's "
              "database, or its migrations did not run.")
-
-
-def _lookup(stack: LiveStack, version: str) -> dict[str, Any]:
-    try:
-        client = stack.trainer()
-    except SmartmaintError:
-        client = stack.model.roles.clients[0]
-    return stack.runner.python(client, REGISTRY_LOOKUP, {"name": stack.smoke_name, "version": version}).json()
 
 
 def _live_survives(stack: LiveStack) -> None:
@@ -158,18 +148,15 @@ def _live_survives(stack: LiveStack) -> None:
         fail(f"the smoke model could not be registered, so persistence cannot be checked:\n{exc}")
     mount = model.service(server.service).mount_covering(server.sqlite_path or "")
     where = f"{server.sqlite_path} on {mount.label}" if mount else f"{server.sqlite_path}, on no mount"
-    for step, args in (("restart", ("restart", server.service)),
-                       ("forced recreate", ("up", "-d", "--no-deps", "--force-recreate", "--wait", server.service))):
-        done = stack.runner.compose(*args, timeout=300)
-        if done.returncode == 0 and step == "restart":
-            done = stack.runner.compose("up", "-d", "--no-deps", "--wait", server.service, timeout=300)
-        if done.returncode != 0:
-            fail(f"{server.service} did not come back healthy after a {step}:\n{(done.stdout + done.stderr).strip()[-1500:]}")
-        found = _lookup(stack, smoke["version"])
-        if found.get("status") != 200:
+    for step, recreate in (("restart", False), ("forced recreate", True)):
+        failed = stack.cycle_server(recreate)
+        if failed is not None:
+            fail(f"{server.service} did not come back healthy after a {step}:\n{failed[-1500:]}")
+        found = stack.registry_lookup(smoke.version)
+        if found.status != 200:
             fail(
-                f"The registry lost {stack.smoke_name} version {smoke['version']} after a {step} of {server.service} "
-                f"(lookup: HTTP {found.get('status')} {found.get('body', found.get('error', ''))[:200]}).\n"
+                f"The registry lost {stack.smoke_name} version {smoke.version} after a {step} of {server.service} "
+                f"(lookup: HTTP {found.status} {(found.body or found.error)[:200]}).\n"
                 f"The backend store is {server.backend_store_uri}: the file is {where}, so it lives in the "
                 f"container's writable layer and goes with the container.\n"
                 + fix_in(server.service, command("mlflow server --backend-store-uri sqlite:////mlflow_db/mlflow.db ..."),

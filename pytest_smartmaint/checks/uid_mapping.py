@@ -95,7 +95,7 @@ def _live(stack: LiveStack, source: str, label: str) -> None:
     )
     if len(sharers) < 2:
         pytest.skip(f"fewer than two services share {label}")
-    ids = {s.name: "{uid}:{gid}".format(**stack.facts(s.name)) for s, _ in sharers}
+    ids = {s.name: stack.facts(s.name).user for s, _ in sharers}
     writable = [(s, m) for s, m in sharers if not m.read_only]
     creator, creator_mount = writable[0]
     name = f".smartmaint-uid-{uuid.uuid4().hex[:8]}"

@@ -131,17 +131,17 @@ def _live(stack: LiveStack, server_mount: Mount) -> None:
     assert server is not None
     root = server.local_artifact_path
     is_store = root is not None and server_mount.covers(root)
-    server_side = next((m for m in stack.facts(server.service)["mounts"] if m["target"] == server_mount.target), None)
+    server_side = next((m for m in stack.facts(server.service).mounts if m.target == server_mount.target), None)
     if server_side is None:
         fail(f"{server.service} is running without a mount at {server_mount.target} (compose declares {server_mount.label}); "
              "was it started from another compose file? Recreate it: docker compose up -d --force-recreate")
-    identity = server_side["source"]  # device and path within it: the same for every container mounting it
+    identity = server_side.source  # device and path within it: the same for every container mounting it
     expected = sorted({s.name for s, _ in model.project.sharers(server_mount.source)} | (set(model.roles.clients) if is_store else set()))
     rows, wrong = [], []
     for name in expected:
         if name == server.service:
             continue
-        at = [m["target"] for m in stack.facts(name)["mounts"] if m["source"] == identity]
+        at = [m.target for m in stack.facts(name).mounts if m.source == identity]
         if server_mount.target not in at:
             wrong.append(name)
         rows.append([name, ", ".join(at) or "(not mounted)", "" if server_mount.target in at else "<- differs"])

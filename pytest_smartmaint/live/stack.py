@@ -13,16 +13,21 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from ..errors import SmartmaintError
 from .isolation import Isolation
 from .compose_runner import ComposeRunner, ProbeResult
-from .probes import AUDIO_ROUNDTRIP, FACTS, LOAD_MODEL, LOAD_REGISTRY, REGISTER_MODEL, REMOVE_SMOKE_MODEL
+from .facts import HttpAnswer, ModelLoad, ServerFacts, ServiceFacts, SmokeModel
+from .probes import (
+    AUDIO_ROUNDTRIP, FACTS, LOAD_MODEL, LOAD_REGISTRY, REGISTER_MODEL, REGISTRY_LOOKUP, REMOVE_SMOKE_MODEL, SERVER_FACTS,
+)
 from ..static.stack_model import TRAINER_NAME, StackModel
 
 if TYPE_CHECKING:
     from testinfra.host import Host
+
+T = TypeVar("T")
 
 
 class LiveStack:
@@ -39,14 +44,14 @@ class LiveStack:
         self.isolation = isolation
         # one smoke model per process: each xdist worker registers and removes its own
         self.smoke_name = f"smartmaint-smoke-{runner.project}" + (f"-{worker}" if worker else "")
-        self._memo: dict[str, Any] = {}
+        self._memo: dict[str, tuple[bool, object]] = {}
         self._lock = threading.Lock()
 
     @property
     def project(self) -> str:
         return self.runner.project
 
-    def once(self, key: str, compute: Callable[[], Any]) -> Any:
+    def once(self, key: str, compute: Callable[[], T]) -> T:
         with self._lock:
             if key not in self._memo:
                 try:
@@ -55,19 +60,19 @@ class LiveStack:
                     self._memo[key] = (False, exc)
             ok, value = self._memo[key]
         if not ok:
-            raise value
-        return value
+            raise cast(Exception, value)
+        return cast(T, value)
 
-    def concurrently(self, services: Sequence[str], script: str, arg: Any = None) -> dict[str, ProbeResult]:
+    def concurrently(self, services: Sequence[str], script: str, arg: object = None) -> dict[str, ProbeResult]:
         with ThreadPoolExecutor(max_workers=max(1, len(services))) as pool:
             futures = {s: pool.submit(self.runner.python, s, script, arg) for s in services}
             return {s: f.result() for s, f in futures.items()}
 
-    def facts(self, service: str) -> dict[str, Any]:
+    def facts(self, service: str) -> ServiceFacts:
         """uid, gid, mounts, packages and a tracking-API probe: one exec per service per session."""
         services = sorted(self.model.project.services)
         results = self.once("facts", lambda: self.concurrently(services, FACTS))
-        return results[service].json()  # type: ignore[no-any-return]
+        return ServiceFacts.parse(results[service].json())
 
     def trainer(self) -> str:
         """The service that trains the smoke model: named or detected from the files, else from the containers."""
@@ -89,25 +94,58 @@ class LiveStack:
 
     def _has(self, service: str, package: str) -> bool:
         try:
-            return bool(self.facts(service)["packages"].get(package))
+            return bool(self.facts(service).packages.get(package))
         except SmartmaintError:
             return False
 
-    def smoke_model(self) -> dict[str, Any]:
+    def smoke_model(self) -> SmokeModel:
         """The smoke model, trained and registered once from the training service."""
         trainer = self.trainer()
         arg = {"name": self.smoke_name, "experiment": "smartmaint-smoke"}
-        return self.once("smoke", lambda: self.runner.python(trainer, REGISTER_MODEL, arg).json())  # type: ignore[no-any-return]
+        return self.once("smoke", lambda: SmokeModel.parse(self.runner.python(trainer, REGISTER_MODEL, arg).json()))
 
-    def model_loads(self) -> dict[str, ProbeResult]:
-        """models:/NAME/VERSION loaded in every consumer at once."""
+    def model_load(self, consumer: str) -> ModelLoad:
+        """models:/NAME/VERSION of the smoke model as ``consumer`` loads it (every consumer at once, once)."""
         smoke = self.smoke_model()
-        arg = {"name": self.smoke_name, **smoke}
-        return self.once("loads", lambda: self.concurrently(self.model.roles.consumers, LOAD_MODEL, arg))  # type: ignore[no-any-return]
+        arg = {"name": self.smoke_name, **smoke.as_arg()}
+        loads = self.once("loads", lambda: self.concurrently(self.model.roles.consumers, LOAD_MODEL, arg))
+        return ModelLoad.parse(loads[consumer].json())
 
     def audio_results(self) -> dict[str, ProbeResult]:
         services = [s for s in self.model.roles.audio_candidates if self.is_audio_service(s)]
-        return self.once("audio", lambda: self.concurrently(services, AUDIO_ROUNDTRIP))  # type: ignore[no-any-return]
+        return self.once("audio", lambda: self.concurrently(services, AUDIO_ROUNDTRIP))
+
+    def server_facts(self) -> ServerFacts:
+        """The server's running processes and its SQLite file's tables, as its own container sees them."""
+        server = self.model.server
+        if server is None:
+            raise SmartmaintError("the compose project has no MLflow server")
+        return ServerFacts.parse(self.runner.python(server.service, SERVER_FACTS, {"db": server.sqlite_path}).json())
+
+    def registry_lookup(self, version: str) -> HttpAnswer:
+        """Does the registry hold the smoke model's ``version``? Asked over plain HTTP from an MLflow client."""
+        try:
+            client = self.trainer()
+        except SmartmaintError:
+            client = self.model.roles.clients[0]
+        raw = self.runner.python(client, REGISTRY_LOOKUP, {"name": self.smoke_name, "version": version}).json()
+        return HttpAnswer.parse(raw) or HttpAnswer(None, error="no answer")
+
+    def cycle_server(self, recreate: bool) -> str | None:
+        """Restart the server (``recreate``: force a new container) and wait until it is healthy.
+
+        Returns None when it came back healthy, else compose's output. Only on a stack the plugin started.
+        """
+        server = self.model.server
+        if server is None or not self.owned:
+            raise SmartmaintError("the server is restarted only on a stack the plugin started")
+        steps = ([("up", "-d", "--no-deps", "--force-recreate", "--wait", server.service)] if recreate
+                 else [("restart", server.service), ("up", "-d", "--no-deps", "--wait", server.service)])
+        for args in steps:
+            done = self.runner.compose(*args, timeout=300)
+            if done.returncode != 0:
+                return (done.stdout + done.stderr).strip()
+        return None
 
     def shell(self, service: str, command: str) -> ProbeResult:
         return self.runner.run(service, command)
@@ -152,14 +190,14 @@ class LiveStack:
     def registry_loads(self) -> dict[str, ProbeResult]:
         """The latest version of every registered model, loaded in every consumer at once."""
         arg = {"skip_prefix": "smartmaint-smoke-"}
-        return self.once("registry", lambda: self.concurrently(self.model.roles.consumers, LOAD_REGISTRY, arg))  # type: ignore[no-any-return]
+        return self.once("registry", lambda: self.concurrently(self.model.roles.consumers, LOAD_REGISTRY, arg))
 
     def remove_smoke_model(self) -> None:
         """On a stack the plugin did not start: delete what it registered (model, run, artifacts)."""
         ok, smoke = self._memo.get("smoke", (False, None))
-        if ok:
+        if ok and isinstance(smoke, SmokeModel):
             trainer = self.trainer()
-            arg = {"name": self.smoke_name, **smoke}
+            arg = {"name": self.smoke_name, **smoke.as_arg()}
             self.runner.python(trainer, REMOVE_SMOKE_MODEL, arg).json()
 
 

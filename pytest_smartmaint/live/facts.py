@@ -1,0 +1,161 @@
+"""What the probes print, parsed once into typed records: the seam between the live stack and the checks.
+
+A probe's JSON is read here and nowhere else, so a check never indexes raw container output.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import cast
+
+Json = Mapping[str, object]
+
+
+def _str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _strs(value: object) -> list[str]:
+    return [str(v) for v in cast(list[object], value or [])]
+
+
+@dataclass(frozen=True)
+class ContainerMount:
+    """One line of the container's /proc/self/mountinfo."""
+
+    target: str
+    source: str  # device and path within it: the same in every container that mounts the same directory
+    read_only: bool
+    fstype: str
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    """A request made from inside a container: a status, or the error that kept it from one."""
+
+    status: int | None
+    body: str = ""
+    error: str = ""
+
+    @classmethod
+    def parse(cls, raw: object) -> HttpAnswer | None:
+        if not isinstance(raw, Mapping):
+            return None
+        status = raw.get("status")
+        return cls(int(status) if isinstance(status, int) else None, str(raw.get("body") or ""),
+                   str(raw.get("error") or ""))
+
+
+@dataclass(frozen=True)
+class ServiceFacts:
+    """Who a service runs as, what it mounts and has installed, and how its tracking URI answers."""
+
+    uid: int
+    gid: int
+    python: str
+    tracking_uri: str | None
+    mounts: tuple[ContainerMount, ...]
+    packages: Mapping[str, str | None]
+    api: HttpAnswer | None  # GET <tracking uri>/api/2.0/mlflow/experiments/search, when the URI is http(s)
+    health: HttpAnswer | None
+
+    @property
+    def user(self) -> str:
+        return f"{self.uid}:{self.gid}"
+
+    @classmethod
+    def parse(cls, raw: Json) -> ServiceFacts:
+        mounts = tuple(
+            ContainerMount(str(m["target"]), str(m["source"]), bool(m["ro"]), str(m.get("fstype", "")))
+            for m in cast(list[Mapping[str, object]], raw.get("mounts") or [])
+        )
+        packages = {str(k): _str(v) for k, v in cast(Mapping[str, object], raw.get("packages") or {}).items()}
+        return cls(int(cast(int, raw["uid"])), int(cast(int, raw["gid"])), str(raw.get("python", "")),
+                   _str(raw.get("tracking_uri")), mounts, packages, HttpAnswer.parse(raw.get("api")),
+                   HttpAnswer.parse(raw.get("health")))
+
+
+@dataclass(frozen=True)
+class ServerProcess:
+    argv: tuple[str, ...]
+    env: Mapping[str, str]  # its MLFLOW_* variables
+    cwd: str | None
+
+
+@dataclass(frozen=True)
+class ServerFacts:
+    """The running `mlflow server` processes of the server's container, and its SQLite file's tables."""
+
+    processes: tuple[ServerProcess, ...]
+    db_exists: bool
+    tables: tuple[str, ...]
+    db_error: str | None
+
+    @classmethod
+    def parse(cls, raw: Json) -> ServerFacts:
+        processes = tuple(
+            ServerProcess(tuple(_strs(p.get("argv"))),
+                          {str(k): str(v) for k, v in cast(Mapping[str, object], p.get("env") or {}).items()},
+                          _str(p.get("cwd")))
+            for p in cast(list[Mapping[str, object]], raw.get("processes") or [])
+        )
+        return cls(processes, bool(raw.get("db_exists")), tuple(_strs(raw.get("tables"))), _str(raw.get("db_error")))
+
+
+@dataclass(frozen=True)
+class SmokeModel:
+    """The model the trainer registered: its version, where its artifacts are, and what it predicted."""
+
+    version: str
+    artifact_location: str
+    run_id: str
+    model_id: str
+    expected: tuple[float, ...]
+    features: tuple[tuple[float, ...], ...]
+
+    @classmethod
+    def parse(cls, raw: Json) -> SmokeModel:
+        features = tuple(tuple(float(x) for x in cast(list[float], row)) for row in cast(list[object], raw["features"]))
+        return cls(str(raw["version"]), str(raw.get("artifact_location") or ""), str(raw["run_id"]),
+                   str(raw["model_id"]), tuple(float(x) for x in cast(list[float], raw["expected"])), features)
+
+    def as_arg(self) -> dict[str, object]:
+        """The probe argument that names this model (to load it, or to delete what logging it left)."""
+        return {"version": self.version, "artifact_location": self.artifact_location, "run_id": self.run_id,
+                "model_id": self.model_id, "features": [list(row) for row in self.features]}
+
+
+class LoadLayer(enum.Enum):
+    """Where loading models:/NAME/VERSION broke in a consumer, layer by layer."""
+
+    OK = "ok"
+    LIBRARY = "library"
+    REGISTRY = "registry"
+    VERSION_MISSING = "version-missing"
+    ARTIFACT_PATH = "artifact-path"
+    ARTIFACT_UNWRITABLE = "artifact-unwritable"
+    DESERIALIZATION = "deserialization"
+    PREDICT = "predict"
+
+
+@dataclass(frozen=True)
+class ModelLoad:
+    layer: LoadLayer
+    detail: str
+    uid: int | None
+    gid: int | None
+    sklearn: str | None
+    artifact_path: str | None
+    requirements: tuple[str, ...]
+    predictions: tuple[float, ...] | None
+
+    @classmethod
+    def parse(cls, raw: Json) -> ModelLoad:
+        predictions = raw.get("predictions")
+        uid, gid = raw.get("uid"), raw.get("gid")
+        return cls(LoadLayer(str(raw["layer"])), str(raw.get("detail") or ""),
+                   uid if isinstance(uid, int) else None, gid if isinstance(gid, int) else None,
+                   _str(raw.get("sklearn")), _str(raw.get("artifact_path")), tuple(_strs(raw.get("requirements"))),
+                   tuple(float(x) for x in cast(list[float], predictions)) if predictions is not None else None)
