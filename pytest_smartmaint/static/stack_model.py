@@ -1,7 +1,7 @@
 """Everything the checks know before any container runs: compose model, image facts, roles.
 
-Roles are detected with no configuration (see design.md) and can be named in ini
-options instead; ``Roles.sources`` says, for the report header, where each came from.
+Roles are detected with no configuration (README, "ini settings": the server runs `mlflow server`,
+clients set MLFLOW_TRACKING_URI or depend on it...) and can be named in ini options instead; ``Roles.sources`` says, for the report header, where each came from.
 """
 
 from __future__ import annotations
