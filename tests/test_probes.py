@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from pytest_smartmaint.live import probes
+from pytest_smartmaint.live.facts import AudioRoundTrip, LoadLayer, ModelLoad, ServerFacts, ServiceFacts
 from pytest_smartmaint.live.compose_runner import PROBE_ENV
 
 
@@ -70,18 +71,18 @@ def server() -> Iterator[str]:
 
 
 def test_facts_tell_who_runs_what_is_mounted_and_installed() -> None:
-    facts = probe("facts", MLFLOW_TRACKING_URI=f"http://127.0.0.1:{closed_port()}")
-    assert (facts["uid"], facts["gid"]) == (os.getuid(), os.getgid())
-    assert any(m["target"] == "/" for m in facts["mounts"])
-    assert set(facts["packages"]) >= {"mlflow", "librosa", "soundfile"}
-    assert facts["packages"]["librosa"] is None  # not on the host: reported, not a crash
-    assert facts["api"]["status"] is None and "Connection refused" in facts["api"]["error"]
+    facts = ServiceFacts.parse(probe("facts", MLFLOW_TRACKING_URI=f"http://127.0.0.1:{closed_port()}"))
+    assert facts.user == f"{os.getuid()}:{os.getgid()}"
+    assert any(m.target == "/" for m in facts.mounts)
+    assert set(facts.packages) >= {"mlflow", "librosa", "soundfile"}
+    assert facts.packages["librosa"] is None  # not on the host: reported, not a crash
+    assert facts.api is not None and facts.api.status is None and "Connection refused" in facts.api.error
 
 
 def test_facts_tell_a_refused_host_header_from_a_dead_server(server: str) -> None:
-    facts = probe("facts", MLFLOW_TRACKING_URI=server)
-    assert facts["health"]["status"] == 200
-    assert facts["api"]["status"] == 403 and "Invalid Host header" in facts["api"]["body"]
+    facts = ServiceFacts.parse(probe("facts", MLFLOW_TRACKING_URI=server))
+    assert facts.health is not None and facts.health.status == 200
+    assert facts.api is not None and facts.api.status == 403 and "Invalid Host header" in facts.api.body
 
 
 def test_facts_without_a_tracking_uri_make_no_call() -> None:
@@ -103,8 +104,8 @@ def test_server_facts_read_the_sqlite_tables(tmp_path: Path) -> None:
     with sqlite3.connect(db) as connection:
         connection.execute("create table experiments (id integer)")
         connection.execute("create table alembic_version (v text)")
-    facts = probe("server_facts", {"db": str(db)})
-    assert facts["db_exists"] and facts["tables"] == ["alembic_version", "experiments"]
+    facts = ServerFacts.parse(probe("server_facts", {"db": str(db)}))
+    assert facts.db_exists and facts.tables == ("alembic_version", "experiments")
     assert probe("server_facts", {"db": str(tmp_path / "none.db")})["db_exists"] is False
 
 
@@ -116,25 +117,29 @@ def test_server_facts_find_the_server_process_with_its_argv_and_mlflow_env(tmp_p
     process = subprocess.Popen(argv, env={**os.environ, "MLFLOW_ALLOWED_HOSTS": "mlflow:5000"}, cwd=tmp_path)
     try:
         time.sleep(0.5)
-        found = [p for p in probe("server_facts", {"db": None})["processes"] if p["pid"] == process.pid]
+        raw = probe("server_facts", {"db": None})
+        found = [p for p in raw["processes"] if p["pid"] == process.pid]
     finally:
         process.kill()
         process.wait()
     assert found and found[0]["argv"][-2:] == argv[1:]
     assert found[0]["env"]["MLFLOW_ALLOWED_HOSTS"] == "mlflow:5000" and found[0]["cwd"] == str(tmp_path)
+    parsed = ServerFacts.parse(raw)
+    assert any(p.argv[-2:] == tuple(argv[1:]) and p.env == {"MLFLOW_ALLOWED_HOSTS": "mlflow:5000"} for p in parsed.processes)
 
 
 def test_load_model_names_the_registry_layer_when_the_server_is_down() -> None:
-    result = probe("load_model", {"name": "m", "version": "1"}, MLFLOW_TRACKING_URI=f"http://127.0.0.1:{closed_port()}")
-    assert result["layer"] == "registry", result
+    raw = probe("load_model", {"name": "m", "version": "1"}, MLFLOW_TRACKING_URI=f"http://127.0.0.1:{closed_port()}")
+    result = ModelLoad.parse(raw)
+    assert result.layer is LoadLayer.REGISTRY and result.uid == os.getuid(), raw
 
 
 def test_audio_roundtrip_reports_what_is_missing() -> None:
-    result = probe("audio_roundtrip")
-    assert set(result["imports"]) == {"numpy", "soundfile", "librosa", "resampy"}
-    assert result["imports"]["librosa"] is None  # the host has no librosa: named, with its error
-    assert result["import_errors"]["librosa"].startswith("ModuleNotFoundError")
-    assert "roundtrip" not in result
+    result = AudioRoundTrip.parse(probe("audio_roundtrip"))
+    assert set(result.imports) == {"numpy", "soundfile", "librosa", "resampy"}
+    assert "librosa" in result.missing  # the host has no librosa: named, with its error
+    assert result.import_errors["librosa"].startswith("ModuleNotFoundError")
+    assert result.failed_step is None  # the round trip is not tried without the libraries
 
 
 @pytest.mark.parametrize("name", ["register_model", "remove_smoke_model", "load_registry"])

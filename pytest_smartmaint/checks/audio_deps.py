@@ -123,10 +123,10 @@ def _live(stack: LiveStack, name: str) -> None:
     if not stack.is_audio_service(name):
         pytest.skip(f"{name} runs the prebuilt image {stack.model.service(name).image} and its container has no "
                     "librosa: not an audio service")
-    result = stack.audio_results()[name].json()
-    missing = [p for p, version in result["imports"].items() if version is None]
+    result = stack.audio_roundtrip(name)
+    missing = result.missing
     if missing:
-        errors = result.get("import_errors", {})
+        errors = result.import_errors
         lines = "\n".join(f"  {p}: {errors.get(p, '')}" for p in missing)
         sndfile = any("sndfile" in errors.get(p, "") for p in missing)
         python = [p for p in missing if "sndfile" not in errors.get(p, "")]
@@ -136,17 +136,16 @@ def _live(stack: LiveStack, name: str) -> None:
         if sndfile:
             fixes.append("install the system library: RUN apt-get update && apt-get install -y --no-install-recommends libsndfile1")
         fail(f"The audio stack does not import in {name}:\n{lines}\nFix: " + "; ".join(fixes))
-    error = result.get("roundtrip_error")
-    if error:
-        numba = "numba" in error["error"].lower() or "cache" in error["error"].lower()
+    if result.failed_step is not None:
+        numba = "numba" in result.error.lower() or "cache" in result.error.lower()
         hint = (
             f"\nnumba (used by resampy) needs a writable cache dir when running as a non-root uid: NUMBA_CACHE_DIR is "
-            f"{result.get('numba_cache_dir')!r}, HOME is {result.get('home')!r}.\n"
+            f"{result.numba_cache_dir!r}, HOME is {result.home!r}.\n"
             + fix_in(name, environment(NUMBA_CACHE_DIR="/tmp/numba", HOME="/tmp"))
             if numba else ""
         )
-        fail(f"The audio round trip failed in {name} at the {error['step']} step (libsndfile "
-             f"{result.get('libsndfile')}):\n  {error['error']}{hint}")
+        fail(f"The audio round trip failed in {name} at the {result.failed_step} step (libsndfile "
+             f"{result.libsndfile}):\n  {result.error}{hint}")
 
 
 CHECK = Check(NAME, static=static_cases, live=live_cases)

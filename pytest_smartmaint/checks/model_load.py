@@ -46,7 +46,7 @@ def _live_registry(stack: LiveStack, consumer: str) -> None:
     if stack.owned:
         pytest.skip("a stack the plugin started holds only its smoke model (checked above); "
                     "with --smartmaint-project this loads the latest version of every registered model")
-    loads = stack.registry_loads()[consumer].json()["models"]
+    loads = stack.registry_loads(consumer)
     broken = {uri: error for uri, error in loads.items() if error != "ok"}
     if broken:
         lines = "\n".join(f"  {uri}: {error}" for uri, error in sorted(broken.items()))

@@ -159,3 +159,35 @@ class ModelLoad:
                    uid if isinstance(uid, int) else None, gid if isinstance(gid, int) else None,
                    _str(raw.get("sklearn")), _str(raw.get("artifact_path")), tuple(_strs(raw.get("requirements"))),
                    tuple(float(x) for x in cast(list[float], predictions)) if predictions is not None else None)
+
+
+@dataclass(frozen=True)
+class AudioRoundTrip:
+    """The audio stack in one container: what imports, and where a write/read/resample of a WAV broke."""
+
+    imports: Mapping[str, str | None]  # numpy, soundfile, librosa, resampy -> version, or None
+    import_errors: Mapping[str, str]
+    libsndfile: str | None
+    failed_step: str | None  # write, read or resample
+    error: str
+    numba_cache_dir: str | None
+    home: str | None
+
+    @property
+    def missing(self) -> list[str]:
+        return [name for name, version in self.imports.items() if version is None]
+
+    @classmethod
+    def parse(cls, raw: Json) -> AudioRoundTrip:
+        failure = cast(Mapping[str, object], raw.get("roundtrip_error") or {})
+        return cls(
+            {str(k): _str(v) for k, v in cast(Mapping[str, object], raw.get("imports") or {}).items()},
+            {str(k): str(v) for k, v in cast(Mapping[str, object], raw.get("import_errors") or {}).items()},
+            _str(raw.get("libsndfile")), _str(failure.get("step")), str(failure.get("error") or ""),
+            _str(raw.get("numba_cache_dir")), _str(raw.get("home")),
+        )
+
+
+def registry_loads(raw: Json) -> dict[str, str]:
+    """models:/NAME/VERSION -> "ok" or the error loading it raised."""
+    return {str(k): str(v) for k, v in cast(Mapping[str, object], raw.get("models") or {}).items()}

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, TypeVar, cast
 from ..errors import SmartmaintError
 from .isolation import Isolation
 from .compose_runner import ComposeRunner, ProbeResult
-from .facts import HttpAnswer, ModelLoad, ServerFacts, ServiceFacts, SmokeModel
+from .facts import AudioRoundTrip, HttpAnswer, ModelLoad, ServerFacts, ServiceFacts, SmokeModel, registry_loads
 from .probes import (
     AUDIO_ROUNDTRIP, FACTS, LOAD_MODEL, LOAD_REGISTRY, REGISTER_MODEL, REGISTRY_LOOKUP, REMOVE_SMOKE_MODEL, SERVER_FACTS,
 )
@@ -111,9 +111,11 @@ class LiveStack:
         loads = self.once("loads", lambda: self.concurrently(self.model.roles.consumers, LOAD_MODEL, arg))
         return ModelLoad.parse(loads[consumer].json())
 
-    def audio_results(self) -> dict[str, ProbeResult]:
+    def audio_roundtrip(self, service: str) -> AudioRoundTrip:
+        """The audio stack's imports and a WAV round trip in ``service`` (every audio service at once, once)."""
         services = [s for s in self.model.roles.audio_candidates if self.is_audio_service(s)]
-        return self.once("audio", lambda: self.concurrently(services, AUDIO_ROUNDTRIP))
+        results = self.once("audio", lambda: self.concurrently(services, AUDIO_ROUNDTRIP))
+        return AudioRoundTrip.parse(results[service].json())
 
     def server_facts(self) -> ServerFacts:
         """The server's running processes and its SQLite file's tables, as its own container sees them."""
@@ -187,10 +189,11 @@ class LiveStack:
     def handle(self, exclusive: bool) -> StackHandle:
         return StackHandle(self.project, tuple(str(f) for f in self.runner.files), self.owned, exclusive)
 
-    def registry_loads(self) -> dict[str, ProbeResult]:
-        """The latest version of every registered model, loaded in every consumer at once."""
+    def registry_loads(self, consumer: str) -> dict[str, str]:
+        """The latest version of every registered model as ``consumer`` loads it: "ok", or the error (all consumers at once, once)."""
         arg = {"skip_prefix": "smartmaint-smoke-"}
-        return self.once("registry", lambda: self.concurrently(self.model.roles.consumers, LOAD_REGISTRY, arg))
+        loads = self.once("registry", lambda: self.concurrently(self.model.roles.consumers, LOAD_REGISTRY, arg))
+        return registry_loads(loads[consumer].json())
 
     def remove_smoke_model(self) -> None:
         """On a stack the plugin did not start: delete what it registered (model, run, artifacts)."""
