@@ -24,6 +24,11 @@ def run(argv: Sequence[str], *, timeout: float, env: Mapping[str, str] | None = 
             list(argv), capture_output=True, text=True, timeout=timeout, check=False,
             env=dict(env) if env is not None else None,
         )
+    except FileNotFoundError:
+        raise SmartmaintError(
+            f"`{argv[0]}` is not installed or not on PATH (needed for `{shlex.join(argv)}`). "
+            "The live tier needs the docker CLI with Compose v2; the static tier needs `docker compose` only."
+        ) from None
     except subprocess.TimeoutExpired as exc:
         text = "".join(_text(part) for part in (exc.stdout, exc.stderr))
         tail = "\n".join(text.strip().splitlines()[-10:])

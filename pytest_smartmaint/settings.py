@@ -87,6 +87,7 @@ class Settings:
     roles: dict[str, list[str]] = field(default_factory=dict)  # role -> services named in ini
     build_context_max_mb: int = 200
     startup_timeout_s: int = 300
+    min_free_gb: float = 10.0  # the engine's free disk below which nothing is built (0: no limit)
 
     @classmethod
     def from_config(cls, config: ConfigLike) -> Settings:
@@ -115,6 +116,7 @@ class Settings:
             roles=roles,
             build_context_max_mb=_ini_int(config, "smartmaint_build_context_max_mb"),
             startup_timeout_s=_ini_int(config, "smartmaint_startup_timeout"),
+            min_free_gb=_ini_gb(config, "smartmaint_min_free_gb"),
         )
 
     @property
@@ -143,6 +145,17 @@ def _ini_int(config: ConfigLike, name: str) -> int:
         return positive_int(str(config.getini(name)))
     except ValueError as exc:
         raise pytest.UsageError(f"{name} {exc}") from None
+
+
+def _ini_gb(config: ConfigLike, name: str) -> float:
+    value = str(config.getini(name)).strip()
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if number < 0:
+        raise pytest.UsageError(f"{name} must be a number of GB, 0 or more (0: no limit). Current input: {value!r}.")
+    return number
 
 
 def _compose_files(config: ConfigLike) -> tuple[tuple[Path, ...], str]:

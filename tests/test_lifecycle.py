@@ -85,6 +85,17 @@ def test_crash_looping_server_is_named_with_its_log() -> None:
     assert "Error: Invalid value for '--port' / '-p': 'not-a-port' is not a valid integer." in result.stdout
 
 
+def test_too_little_engine_disk_stops_before_anything_is_built() -> None:
+    result = run("-k", "live and (engine-resources or mlflow-reachable)", "-o", "smartmaint_min_free_gb=100000")
+    assert result.returncode == 1, result.stdout[-3000:]
+    first = result.stdout.split("ERROR at setup of smartmaint::engine-resources[live-engine]")[1]
+    assert re.search(r"nothing was built: the Docker engine has [\d.]+ GB free on its data root \S+, under the "
+                     r"100000 GB limit \(ini smartmaint_min_free_gb\)", first), first[:2000]
+    assert "pytest-smartmaint prunes nothing" in first and "docker builder prune" in first
+    assert "the diagnosis is reported once, at smartmaint::engine-resources[live-engine]" in result.stdout
+    assert "Building" not in result.stdout + result.stderr and "Traceback" not in result.stdout
+
+
 def test_no_engine_is_one_clear_error() -> None:
     env = {**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"}
     result = subprocess.run(command("-k", "mlflow-reachable"), cwd=REPO, capture_output=True, text=True, env=env, timeout=120)
@@ -219,7 +230,7 @@ def test_reuse_mode_under_xdist_runs_the_same_items_and_leaves_no_smoke_model(
                      f"--junitxml={junit}", *args)
         assert result.returncode == 0, (mode, result.stdout[-3000:])
         runs[mode] = executed(junit, report)
-    assert len(runs["no-xdist"][0]) == 13
+    assert len(runs["no-xdist"][0]) == 14
     assert runs["loadgroup"] == runs["no-xdist"] and runs["load"] == runs["no-xdist"]
     names = subprocess.run(
         [*compose, "exec", "-T", "notebook_runner", "python3", "-c",

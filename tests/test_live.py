@@ -36,7 +36,7 @@ def outcomes(records: list[dict[str, str]], tier: str) -> dict[str, str]:
 
 
 REFERENCE_LIVE = {
-    "volume-paths[mlflow_data]", "volume-paths[mlflow_db]", "uid-mapping[mlflow_data]",
+    "engine-resources[engine]", "volume-paths[mlflow_data]", "volume-paths[mlflow_db]", "uid-mapping[mlflow_data]",
     "mlflow-reachable[api]", "mlflow-reachable[notebook_runner]", "audio-deps[api]", "audio-deps[notebook_runner]",
     "model-load[api]", "model-load[notebook_runner]", "sqlite-backend[mlflow]", "sqlite-backend[mlflow-restart-recreate]",
 }
@@ -50,6 +50,9 @@ def test_reference_stack_passes_every_check(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout[-4000:]
     assert outcomes(records, "live") == dict.fromkeys(REFERENCE_LIVE, "passed") | dict.fromkeys(REGISTRY_LIVE, "skipped")
     assert {o for o in outcomes(records, "static").values()} <= {"passed", "skipped"}
+    engine = next(r for r in records if r["check"] == "engine-resources")["facts"]
+    assert engine["data_root"] and int(engine["free_bytes"]) > 0 and engine["min_free_gb"] == 10.0
+    assert "smartmaint: engine: " in result.stdout and "GB free on " in result.stdout  # the header, on every live run
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from . import (
     audio_deps,
     build_context,
+    engine_resources,
     lock_consistency,
     mlflow_reachable,
     model_load,
@@ -15,6 +16,7 @@ from . import (
 from .registry import Registry
 
 REGISTRY = Registry((
+    engine_resources.CHECK,  # first: a bring-up refused for lack of disk is reported at its item
     volume_paths.CHECK,
     uid_mapping.CHECK,
     sqlite_backend.CHECK,

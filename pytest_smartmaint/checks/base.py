@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, Literal, NoReturn, TypeVar
 
@@ -60,6 +62,26 @@ def not_applicable(check: str, tier: Tier, reason: str, subject: str = "n/a") ->
         pytest.skip(reason)
 
     return Case(check, tier, subject, skip)
+
+
+_FACTS: ContextVar[dict[str, object] | None] = ContextVar("smartmaint_facts", default=None)
+
+
+def record_facts(**facts: object) -> None:
+    """Facts an item found (JSON values), carried to the JSON report and junitxml as the property smartmaint_facts."""
+    current = _FACTS.get()
+    if current is not None:
+        current.update(facts)
+
+
+@contextmanager
+def collecting_facts() -> Iterator[dict[str, object]]:
+    facts: dict[str, object] = {}
+    token = _FACTS.set(facts)
+    try:
+        yield facts
+    finally:
+        _FACTS.reset(token)
 
 
 def fail(message: str) -> NoReturn:

@@ -25,6 +25,7 @@ from .. import commands
 from ..commands import CommandTimeout
 from ..static.compose import compose_base_command
 from ..errors import SmartmaintError
+from .engine_disk import read_engine_disk
 from .isolation import isolate
 from .stack import LiveStack
 from .compose_runner import ComposeRunner
@@ -59,20 +60,24 @@ def live_stack(settings: Settings, model: StackModel, name: str) -> Iterator[Liv
     if settings.project:
         runner = ComposeRunner(model.project.files, settings.project)
         _require_running(runner, model)
-        stack = LiveStack(model, runner, owned=False)
+        stack = LiveStack(model, runner, owned=False, min_free_gb=settings.min_free_gb)
         try:
             yield stack
         finally:
             stack.remove_smoke_model()
         return
     _require_engine()
+    disk = read_engine_disk()
+    shortage = disk.shortage(settings.min_free_gb) if disk else None
+    if shortage:  # before anything is created: nothing to clean up
+        raise SmartmaintError(f"nothing was built: {shortage}")
     isolation = isolate(model, name)
     files = [*model.project.files, isolation.override]
     runner = ComposeRunner(files, name)
     try:
         with signals_as_interrupt(), _compose_project(files, name, keep=settings.keep):
             _bring_up(runner, model, settings.startup_timeout_s)
-            yield LiveStack(model, runner, owned=True, isolation=isolation)
+            yield LiveStack(model, runner, owned=True, isolation=isolation, min_free_gb=settings.min_free_gb)
     finally:
         if not settings.keep:
             isolation.remove()

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, TypeVar, cast
 from ..errors import SmartmaintError
 from .isolation import Isolation
 from .compose_runner import ComposeRunner, ProbeResult
+from .engine_disk import EngineDisk, read_engine_disk
 from .facts import AudioRoundTrip, HttpAnswer, ModelLoad, ServerFacts, ServiceFacts, SmokeModel, registry_loads
 from .probes import (
     AUDIO_ROUNDTRIP, FACTS, LOAD_MODEL, LOAD_REGISTRY, REGISTER_MODEL, REGISTRY_LOOKUP, REMOVE_SMOKE_MODEL, SERVER_FACTS,
@@ -35,9 +36,10 @@ class LiveStack:
 
     def __init__(
         self, model: StackModel, runner: ComposeRunner, owned: bool, isolation: Isolation | None = None,
-        exclusive: bool = True, worker: str | None = None,
+        exclusive: bool = True, worker: str | None = None, min_free_gb: float = 10.0,
     ) -> None:
         self.model = model
+        self.min_free_gb = min_free_gb  # ini smartmaint_min_free_gb
         self.runner = runner
         self.owned = owned  # False for --smartmaint-project: never recreate or stop anything
         self.exclusive = exclusive  # no other process runs checks on it meanwhile (xdist without loadgroup: False)
@@ -116,6 +118,10 @@ class LiveStack:
         services = [s for s in self.model.roles.audio_candidates if self.is_audio_service(s)]
         results = self.once("audio", lambda: self.concurrently(services, AUDIO_ROUNDTRIP))
         return AudioRoundTrip.parse(results[service].json())
+
+    def engine_disk(self) -> EngineDisk | None:
+        """The engine's free disk and reclaimable space, read once per session."""
+        return self.once("engine-disk", read_engine_disk)
 
     def server_facts(self) -> ServerFacts:
         """The server's running processes and its SQLite file's tables, as its own container sees them."""
@@ -213,6 +219,7 @@ class StackHandle:
     owned: bool
     exclusive: bool  # False: other processes run checks on it at the same time
 
-    def attach(self, model: StackModel, worker: str) -> LiveStack:
+    def attach(self, model: StackModel, worker: str, min_free_gb: float) -> LiveStack:
         runner = ComposeRunner([Path(f) for f in self.files], self.project)
-        return LiveStack(model, runner, owned=self.owned, exclusive=self.exclusive, worker=worker)
+        return LiveStack(model, runner, owned=self.owned, exclusive=self.exclusive, worker=worker,
+                         min_free_gb=min_free_gb)

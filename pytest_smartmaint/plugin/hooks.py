@@ -49,6 +49,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("smartmaint_audio_services", type="args", default=[], help="Services with the audio stack (default: detected).")
     parser.addini("smartmaint_build_context_max_mb", default="200", help="Largest build context after .dockerignore, in MB.")
     parser.addini("smartmaint_startup_timeout", default="300", help="Seconds to wait for the stack to become healthy.")
+    parser.addini("smartmaint_min_free_gb", default="10",
+                  help="Free GB on the engine's data root below which the stack is not built (0: no limit).")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -179,5 +181,11 @@ class SmartmaintPlugin:
                 f"smartmaint: mlflow server: backend {m.server.backend_store_uri}; artifacts {m.server.artifact_mode} "
                 f"{m.server.artifact_root}; allowed hosts {m.server.allowed_hosts}"
             )
+        if not s.static_only:
+            from ..live.engine_disk import read_engine_disk
+
+            disk = read_engine_disk()
+            lines.append(f"smartmaint: engine: {disk.summary()}; limit {s.min_free_gb:g} GB (smartmaint_min_free_gb)"
+                         if disk else "smartmaint: engine: not reachable")
         lines.append(f"smartmaint: reproduce with: {s.reproduce_line()}")
         return lines

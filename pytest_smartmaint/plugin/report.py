@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,7 @@ class Record:
     outcome: str
     message: str
     duration_s: float
+    facts: dict[str, object] = field(default_factory=dict)  # what the item measured (engine disk, ports...)
 
 
 class JsonReport:
@@ -39,6 +40,8 @@ class JsonReport:
                    "passed", "", 0.0),
         )
         record.duration_s = round(record.duration_s + report.duration, 3)
+        if "smartmaint_facts" in props:
+            record.facts = json.loads(str(props["smartmaint_facts"]))
         outcome: str = report.outcome
         if report.failed and report.when != "call":
             outcome = "error"

@@ -57,7 +57,8 @@ class StackProvider:
         workerinput: dict[str, object] = getattr(self.config, "workerinput", {})
         handle = workerinput.get(WORKER_INPUT)
         if isinstance(handle, dict):  # an xdist worker: the controller acquired the stack for all
-            stack = StackHandle(**handle).attach(self.model, str(workerinput.get("workerid", "gw")))
+            stack = StackHandle(**handle).attach(self.model, str(workerinput.get("workerid", "gw")),
+                                                 self.settings.min_free_gb)
             if not stack.owned:  # a running deployment: what this worker registered goes again
                 self._release.callback(stack.remove_smoke_model)
             return stack

@@ -6,6 +6,7 @@ and xdist treat them like any test: ids are ``smartmaint::<check>[<tier>-<subjec
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -16,7 +17,7 @@ import _pytest.python
 from pytest import ExceptionInfo
 
 from ..checks import REGISTRY
-from ..checks.base import LiveCase, StaticCase
+from ..checks.base import LiveCase, StaticCase, collecting_facts
 from ..errors import CheckFailure, SmartmaintError
 from ..settings import Settings
 from ..static.stack_model import StackModel
@@ -49,7 +50,12 @@ class SmartmaintItem(pytest.Function):
 
     def runtest(self) -> None:
         try:
-            super().runtest()
+            with collecting_facts() as facts:
+                try:
+                    super().runtest()
+                finally:
+                    if facts:
+                        self.user_properties.append(("smartmaint_facts", json.dumps(facts, sort_keys=True)))
         except CheckFailure:
             if self.case.tier == "live":
                 self._attach_logs()

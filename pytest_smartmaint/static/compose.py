@@ -113,13 +113,11 @@ def load_project(files: Sequence[Path], env: Mapping[str, str] | None = None) ->
                 "--smartmaint-compose-file PATH, or set smartmaint_compose_files in your pytest config."
             )
     command = compose_base_command(files) + ["config", "--format", "json"]
-    try:
-        result = commands.run(command, timeout=CONFIG_TIMEOUT_S, env=env)
-    except FileNotFoundError:
-        result = None
-    if result is None or result.returncode != 0:
+    if shutil.which(command[0]) is None:
+        ensure_compose_v2()  # names what is missing and how to install it
+    result = commands.run(command, timeout=CONFIG_TIMEOUT_S, env=env)
+    if result.returncode != 0:
         ensure_compose_v2()  # diagnose only on failure: the happy path pays for one compose call
-        assert result is not None
         raise SmartmaintError(_explain_config_error(result.stderr.strip(), files))
     try:
         raw = json.loads(result.stdout)
