@@ -39,6 +39,8 @@ REFERENCE_LIVE = {
     "engine-resources[engine]", "volume-paths[mlflow_data]", "volume-paths[mlflow_db]", "uid-mapping[mlflow_data]",
     "mlflow-reachable[api]", "mlflow-reachable[notebook_runner]", "audio-deps[api]", "audio-deps[notebook_runner]",
     "model-load[api]", "model-load[notebook_runner]", "sqlite-backend[mlflow]", "sqlite-backend[mlflow-restart-recreate]",
+    "depends-reachable[api->mlflow]", "depends-reachable[api->redis]", "depends-reachable[api->postgres]",
+    "depends-reachable[notebook_runner->mlflow]",
 }
 
 
@@ -93,6 +95,16 @@ VARIANTS_LIVE = {
         "mlflow-reachable[api]": ["api cannot reach mlflow: GET http://mlflow:5001/api/2.0/mlflow/experiments/search",
                                   "Connection refused", "Expected: MLFLOW_TRACKING_URI: http://mlflow:5000"],
         "model-load[api]": ["the registry is unreachable from api", "Connection refused", "See mlflow-reachable"],
+    },
+    "redis-own-network.yml": {
+        "depends-reachable[api->redis]": [
+            "api cannot resolve the name redis: socket.gaierror", "They share no network (api: default; redis: datastore)",
+            "Fix, in service api, join a network of redis:\n    networks:\n      - datastore\n      - default"],
+    },
+    "redis-loopback-only.yml": {
+        "depends-reachable[api->redis]": [
+            "api cannot reach redis (", "redis:6379  refused  listens at 127.0.0.1",
+            "redis listens on 6379 only at 127.0.0.1, so other containers are refused"],
     },
     "no-resampy.yml": {
         "audio-deps[api]": ["The audio stack does not import in api:", "resampy: ModuleNotFoundError: No module named 'resampy'",
@@ -172,7 +184,9 @@ def test_an_image_only_stack_takes_roles_from_its_containers(tmp_path: Path) -> 
     expected = dict.fromkeys(["volume-paths[artifacts]", "volume-paths[registry]", "uid-mapping[artifacts]",
                               "mlflow-reachable[inference]", "mlflow-reachable[jobs]", "audio-deps[inference]",
                               "audio-deps[jobs]", "model-load[inference]", "model-load[jobs]",
-                              "sqlite-backend[tracking]", "sqlite-backend[tracking-restart-recreate]"], "passed")
+                              "sqlite-backend[tracking]", "sqlite-backend[tracking-restart-recreate]",
+                              "engine-resources[engine]", "depends-reachable[inference->tracking]",
+                              "depends-reachable[jobs->tracking]"], "passed")
     expected |= dict.fromkeys(["audio-deps[tracking]", "model-load[inference-registry]", "model-load[jobs-registry]"],
                               "skipped")
     assert {n: r["outcome"] for n, r in live.items()} == expected

@@ -22,7 +22,9 @@ from typing import Any
 import pytest
 
 from pytest_smartmaint.live import probes
-from pytest_smartmaint.live.facts import AudioRoundTrip, LoadLayer, ModelLoad, ServerFacts, ServiceFacts
+from pytest_smartmaint.live.facts import (
+    AudioRoundTrip, LoadLayer, ModelLoad, Reach, ServerFacts, ServiceFacts, parse_listeners,
+)
 from pytest_smartmaint.live.compose_runner import PROBE_ENV
 
 
@@ -146,3 +148,46 @@ def test_audio_roundtrip_reports_what_is_missing() -> None:
 def test_every_probe_compiles(name: str) -> None:
     """Those need MLflow, scikit-learn and a server in the container; the live tier runs them."""
     compile(probes.source(name), name, "exec")
+
+
+def test_connect_tells_apart_unresolvable_refused_and_http(server: str) -> None:
+    port = int(server.rsplit(":", 1)[1])
+    unresolvable = Reach.parse(probe("connect", {"host": "no-such-service.invalid", "ports": [80]}))
+    assert unresolvable.resolve_error and "gaierror" in unresolvable.resolve_error and unresolvable.ports == ()
+    reach = Reach.parse(probe("connect", {"host": "127.0.0.1", "ports": [port, closed_port()], "http_ports": [port]}))
+    web, closed = reach.ports
+    assert (web.outcome, (web.http or "").split()[1]) == ("connected", "403")  # the fake server's answer to GET /
+    assert closed.outcome == "refused" and "Connection refused" in closed.error
+
+
+def test_connect_times_out_on_a_port_that_accepts_nothing() -> None:
+    """A listener whose backlog is full drops new SYNs: the connection neither succeeds nor is refused."""
+    with socket.socket() as full:
+        full.bind(("127.0.0.1", 0))
+        full.listen(0)
+        port = full.getsockname()[1]
+        waiting = []
+        for _ in range(8):  # fill the accept queue; no accept() is ever called
+            client = socket.socket()
+            client.setblocking(False)
+            client.connect_ex(("127.0.0.1", port))
+            waiting.append(client)
+        time.sleep(0.2)
+        reach = Reach.parse(probe("connect", {"host": "127.0.0.1", "ports": [port], "timeout": 1}))
+        for client in waiting:
+            client.close()
+    assert reach.ports[0].outcome == "timeout", reach
+
+
+def test_listeners_are_read_from_proc_net_tcp_without_dockers_dns() -> None:
+    proc = (
+        "  sl  local_address rem_address   st\n"
+        "   0: 00000000:18EB 00000000:0000 0A 00000000:00000000 00:00000000 00000000   100\n"  # 0.0.0.0:6379
+        "   1: 0B00007F:9597 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0\n"  # 127.0.0.11: DNS
+        "   2: 0100007F:1538 00000000:0000 0A 00000000:00000000 00:00000000 00000000   100\n"  # 127.0.0.1:5432
+        "   3: 0100007F:D200 0100007F:1538 01 00000000:00000000 03:00001717 00000000     0\n"  # established
+        "   0: 00000000000000000000000001000000:1F90 00000000000000000000000000000000:0000 0A 0\n"  # [::1]:8080
+    )
+    listeners = parse_listeners(proc)
+    assert [(l.address, l.port, l.loopback) for l in listeners] == [
+        ("127.0.0.1", 5432, True), ("0.0.0.0", 6379, False), ("::1", 8080, True)]

@@ -353,3 +353,43 @@ def test_a_from_image_given_by_a_build_arg_is_resolved(project_dir: Path, write:
     assert image is not None and image.base_image == "acme/ml:1"
     assert "api" in model.roles.audio  # librosa comes from the base image the trainer builds
     assert "the Dockerfile uninstalls resampy" in verdict(model, "audio-deps", "api")
+
+
+# --- depends-reachable -------------------------------------------------------------------
+
+DATASTORE = """services:
+  cache:
+    image: redis:7
+{extra}
+  api:
+    depends_on: [mlflow, cache]
+"""
+
+
+def test_a_dependency_with_a_declared_port_on_a_shared_network_passes(project_dir: Path) -> None:
+    model = load(project_dir, DATASTORE.format(extra="    expose: ['6379']"))
+    assert verdict(model, "depends-reachable", "api->cache") == "passed"
+    assert verdict(model, "depends-reachable", "api->mlflow") == "passed"  # the server's port, from its command
+
+
+def test_a_dependency_on_no_shared_network_fails_naming_both_networks_and_the_fix(project_dir: Path) -> None:
+    model = load(project_dir, DATASTORE.format(extra="    expose: ['6379']\n    networks: [backend]")
+                 + "networks:\n  backend: {}\n")
+    message = verdict(model, "depends-reachable", "api->cache")
+    assert message.startswith("api depends on cache, but they share no network (api: default; cache: backend).")
+    assert '"Name or service not known"' in message
+    assert "Fix, in service api, join a network of cache:\n    networks:\n      - backend\n      - default" in message
+
+
+def test_a_dependency_whose_port_the_files_do_not_tell_is_left_to_the_live_item(project_dir: Path) -> None:
+    model = load(project_dir, DATASTORE.format(extra=""))  # a prebuilt image, no expose:, no ports:
+    assert verdict(model, "depends-reachable", "api->cache") == (
+        "skipped: the files do not say which port cache listens on (no expose:, ports: or EXPOSE); the live item "
+        "depends-reachable[live-api->cache] checks it on the ports it really listens on")
+
+
+def test_a_job_waited_for_to_complete_is_no_network_dependency(project_dir: Path) -> None:
+    model = load(project_dir, "services:\n  migrate:\n    image: alpine\n  api:\n    depends_on:\n"
+                              "      migrate:\n        condition: service_completed_successfully\n")
+    subjects = [c.subject for c in REGISTRY.static_cases(model, only=["depends-reachable"])]
+    assert subjects == ["api->mlflow", "trainer->mlflow"]

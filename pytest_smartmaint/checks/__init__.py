@@ -5,6 +5,7 @@ from __future__ import annotations
 from . import (
     audio_deps,
     build_context,
+    depends_reachable,
     engine_resources,
     lock_consistency,
     mlflow_reachable,
@@ -22,6 +23,7 @@ REGISTRY = Registry((
     sqlite_backend.CHECK,
     audio_deps.CHECK,
     mlflow_reachable.CHECK,
+    depends_reachable.CHECK,
     model_load.CHECK,
     build_context.CHECK,
     lock_consistency.CHECK,

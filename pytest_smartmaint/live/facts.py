@@ -191,3 +191,70 @@ class AudioRoundTrip:
 def registry_loads(raw: Json) -> dict[str, str]:
     """models:/NAME/VERSION -> "ok" or the error loading it raised."""
     return {str(k): str(v) for k, v in cast(Mapping[str, object], raw.get("models") or {}).items()}
+
+
+DOCKER_DNS = "127.0.0.11"  # the engine's embedded DNS server: in every container's network namespace
+
+
+@dataclass(frozen=True)
+class Listener:
+    """A TCP socket in LISTEN state in a container's network namespace."""
+
+    address: str
+    port: int
+
+    @property
+    def loopback(self) -> bool:
+        return self.address.startswith("127.") or self.address == "::1"
+
+
+def _address(hex_address: str) -> str:
+    """/proc/net/tcp's little-endian hex address (IPv4 or IPv6) as text."""
+    import ipaddress
+
+    raw = bytes.fromhex(hex_address)
+    words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+    return str(ipaddress.ip_address(words))
+
+
+def parse_listeners(proc_net_tcp: str) -> tuple[Listener, ...]:
+    """The listening sockets of /proc/net/tcp and /proc/net/tcp6, less Docker's embedded DNS."""
+    found: set[Listener] = set()
+    for line in proc_net_tcp.splitlines():
+        fields = line.split()
+        if len(fields) < 4 or fields[3] != "0A" or ":" not in fields[1]:
+            continue
+        address, port = fields[1].rsplit(":", 1)
+        try:
+            listener = Listener(_address(address), int(port, 16))
+        except ValueError:
+            continue
+        if listener.address != DOCKER_DNS:
+            found.add(listener)
+    return tuple(sorted(found, key=lambda l: (l.port, l.address)))
+
+
+@dataclass(frozen=True)
+class PortReach:
+    port: int
+    outcome: str  # connected, refused, timeout or error
+    error: str
+    http: str | None  # the status line, where an HTTP request was made
+
+
+@dataclass(frozen=True)
+class Reach:
+    """One service reaching another by name, from inside: the name's addresses, then each port."""
+
+    host: str
+    addresses: tuple[str, ...]
+    resolve_error: str | None
+    ports: tuple[PortReach, ...]
+
+    @classmethod
+    def parse(cls, raw: Json) -> Reach:
+        ports = tuple(
+            PortReach(int(port), str(r.get("outcome", "error")), str(r.get("error") or ""), _str(r.get("http")))
+            for port, r in cast(Mapping[str, Mapping[str, object]], raw.get("ports") or {}).items()
+        )
+        return cls(str(raw["host"]), tuple(_strs(raw.get("addresses"))), _str(raw.get("resolve_error")), ports)

@@ -19,9 +19,12 @@ from ..errors import SmartmaintError
 from .isolation import Isolation
 from .compose_runner import ComposeRunner, ProbeResult
 from .engine_disk import EngineDisk, read_engine_disk
-from .facts import AudioRoundTrip, HttpAnswer, ModelLoad, ServerFacts, ServiceFacts, SmokeModel, registry_loads
+from .facts import (
+    AudioRoundTrip, HttpAnswer, Listener, ModelLoad, Reach, ServerFacts, ServiceFacts, SmokeModel, parse_listeners,
+    registry_loads,
+)
 from .probes import (
-    AUDIO_ROUNDTRIP, FACTS, LOAD_MODEL, LOAD_REGISTRY, REGISTER_MODEL, REGISTRY_LOOKUP, REMOVE_SMOKE_MODEL, SERVER_FACTS,
+    AUDIO_ROUNDTRIP, CONNECT, FACTS, LOAD_MODEL, LOAD_REGISTRY, REGISTER_MODEL, REGISTRY_LOOKUP, REMOVE_SMOKE_MODEL, SERVER_FACTS,
 )
 from ..static.stack_model import TRAINER_NAME, StackModel
 
@@ -118,6 +121,21 @@ class LiveStack:
         services = [s for s in self.model.roles.audio_candidates if self.is_audio_service(s)]
         results = self.once("audio", lambda: self.concurrently(services, AUDIO_ROUNDTRIP))
         return AudioRoundTrip.parse(results[service].json())
+
+    def listeners(self, service: str) -> tuple[Listener, ...]:
+        """The TCP ports ``service`` listens on, and at which address (once per service per session)."""
+        def read() -> tuple[Listener, ...]:
+            done = self.runner.run(service, "cat /proc/net/tcp /proc/net/tcp6 2>/dev/null", timeout=60)
+            if done.rc != 0 and not done.stdout:
+                raise SmartmaintError(f"cannot read the listening sockets of {service}: {done.stderr.strip()[-300:]}")
+            return parse_listeners(done.stdout)
+
+        return self.once(f"listeners:{service}", read)
+
+    def reach(self, source: str, target: str, ports: Sequence[int], http_ports: Sequence[int]) -> Reach:
+        """From inside ``source``: resolve ``target`` by name and connect to each port (HTTP ones get a request)."""
+        arg = {"host": target, "ports": list(ports), "http_ports": list(http_ports), "timeout": 5}
+        return Reach.parse(self.runner.python(source, CONNECT, arg, timeout=30 + 6 * len(ports)).json())
 
     def engine_disk(self) -> EngineDisk | None:
         """The engine's free disk and reclaimable space, read once per session."""

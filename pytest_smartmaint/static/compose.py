@@ -71,6 +71,15 @@ class Service:
     has_healthcheck: bool
     restart: str | None
     ports: tuple[Port, ...] = ()
+    networks: frozenset[str] = frozenset({"default"})  # the compose networks it joins
+    network_mode: str | None = None  # host, none, service:<name>, container:<id>: no compose networks
+    expose: tuple[int, ...] = ()  # `expose:` container ports
+    healthcheck: tuple[str, ...] = ()  # the healthcheck's test, as compose gives it
+    depends_conditions: Mapping[str, str] = field(default_factory=dict)  # depends_on target -> its condition
+
+    def declared_ports(self) -> tuple[int, ...]:
+        """Container ports the compose file says the service listens on (`expose:`, `ports:`)."""
+        return tuple(sorted({*self.expose, *(p.target for p in self.ports if p.protocol == "tcp")}))
 
     def mount_of(self, source: str) -> Mount | None:
         return next((m for m in self.mounts if m.source == source), None)
@@ -221,6 +230,12 @@ def _parse_service(name: str, spec: Mapping[str, Any], directory: Path) -> Servi
                  str(p.get("protocol", "tcp")))
             for p in spec.get("ports") or []
         ),
+        networks=frozenset(spec.get("networks") or ({} if spec.get("network_mode") else {"default": None})),
+        network_mode=spec.get("network_mode"),
+        expose=tuple(int(str(e).split("/")[0].split("-")[0]) for e in spec.get("expose") or []),
+        healthcheck=tuple(str(t) for t in _as_list((spec.get("healthcheck") or {}).get("test"))),
+        depends_conditions={str(k): str((v or {}).get("condition", "service_started")) for k, v in depends.items()}
+        if isinstance(depends, dict) else {str(k): "service_started" for k in depends},
     )
 
 

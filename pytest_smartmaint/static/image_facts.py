@@ -78,6 +78,7 @@ class ImageFacts:
     users: Mapping[str, Account] = field(default_factory=dict)  # created by useradd/adduser in its stages
     groups: Mapping[str, str] = field(default_factory=dict)  # group name -> gid (groupadd/addgroup)
     base_runs_as_root: bool = True  # no USER anywhere: the base image's user, root for well-known bases
+    exposed_ports: tuple[int, ...] = ()  # EXPOSE in the built stage's FROM chain (tcp)
 
     def declares(self, package: str) -> bool:
         return canonicalize_name(package) in self.python_packages
@@ -93,6 +94,7 @@ class ImageFacts:
             user=self.user or parent.user,
             workdir=self.workdir if self.sets_workdir else parent.workdir,
             system_packages=parent.system_packages | self.system_packages,
+            exposed_ports=tuple(sorted({*parent.exposed_ports, *self.exposed_ports})),
             python_packages={**kept, **self.python_packages},
             dependency_files=parent.dependency_files + self.dependency_files,
             users={**parent.users, **self.users},
@@ -168,6 +170,8 @@ def read_image_facts(build: Build, service: str) -> ImageFacts:
         users=users,
         groups=groups,
         base_runs_as_root=bool(ROOT_BASES.match(chain[0].base)),
+        exposed_ports=tuple(sorted({int(m.group(1)) for r in readers for value in r.values("EXPOSE")
+                                    for m in re.finditer(r"\b(\d+)(?:/tcp)?(?=\s|$)", value)})),
     )
 
 
