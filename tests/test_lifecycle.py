@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -211,11 +212,36 @@ def test_reuse_mode_checks_a_running_stack_without_touching_it(user_stack: tuple
     assert containers(project) == before  # same containers, same start times, still running
     assert "SKIPPED" in result.stdout and "never done to a stack the plugin did not start" in result.stdout
     assert "PASSED smartmaint::model-load[live-api-registry]" in result.stdout  # fraud-detector loads in the api
+    assert "PASSED smartmaint::stale-image[live-mlflow]" in result.stdout  # built from the files as they are
     names = subprocess.run(
         [*compose, "exec", "-T", "notebook_runner", "python3", "-c",
          "from mlflow import MlflowClient; print([m.name for m in MlflowClient().search_registered_models()])"],
         capture_output=True, text=True, check=True).stdout
     assert "fraud-detector" in names and "smartmaint-smoke" not in names
+
+
+def test_reuse_mode_names_an_image_older_than_its_files(user_stack: tuple[str, list[str]], tmp_path: Path) -> None:
+    """The files change after the running image was built: a copied file and an ENV of the Dockerfile."""
+    project, _ = user_stack
+    context = tmp_path / "ml"
+    shutil.copytree(REPO / "stack" / "ml", context)
+    with (context / "api.py").open("a") as api:
+        api.write("# changed after the image was built\n")
+    dockerfile = context / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text().replace("NUMBA_CACHE_DIR=/tmp/numba\n", "NUMBA_CACHE_DIR=/tmp/numba-cache\n"))
+    override = tmp_path / "changed.yml"
+    override.write_text(f"services:\n  api:\n    build:\n      context: {context}\n")
+    before = containers(project)
+    result = run("-k", "stale-image", f"--smartmaint-project={project}", variant=override)
+    assert result.returncode == 1, result.stdout[-3000:]
+    assert containers(project) == before
+    message = result.stdout.split("_ smartmaint::stale-image[live-api] _")[1]
+    assert re.search(r"api runs an image built \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \([0-9a-f]{12}, "
+                     r"smartmaint-reference/ml:latest\) that is older than its files:", message), message[:1500]
+    assert "- ENV NUMBA_CACHE_DIR: the Dockerfile says '/tmp/numba-cache', the image has '/tmp/numba'" in message
+    assert f"- api.py: the build context's {context / 'api.py'} differs from /app/api.py in the container" in message
+    assert f"docker compose -p {project} up -d --build api" in message
+    assert "PASSED smartmaint::stale-image[live-notebook_runner]" in result.stdout  # same image, unchanged files
 
 
 def test_reuse_mode_under_xdist_runs_the_same_items_and_leaves_no_smoke_model(
@@ -230,7 +256,7 @@ def test_reuse_mode_under_xdist_runs_the_same_items_and_leaves_no_smoke_model(
                      f"--junitxml={junit}", *args)
         assert result.returncode == 0, (mode, result.stdout[-3000:])
         runs[mode] = executed(junit, report)
-    assert len(runs["no-xdist"][0]) == 18
+    assert len(runs["no-xdist"][0]) == 23
     assert runs["loadgroup"] == runs["no-xdist"] and runs["load"] == runs["no-xdist"]
     names = subprocess.run(
         [*compose, "exec", "-T", "notebook_runner", "python3", "-c",

@@ -45,13 +45,16 @@ REFERENCE_LIVE = {
 
 
 REGISTRY_LIVE = {"model-load[api-registry]", "model-load[notebook_runner-registry]"}  # reuse mode only
+STALE_LIVE = {f"stale-image[{s}]" for s in ("api", "mlflow", "notebook_runner", "postgres", "redis")}  # reuse mode only
 
 
 def test_reference_stack_passes_every_check(tmp_path: Path) -> None:
     result, records = smartmaint(tmp_path)
     assert result.returncode == 0, result.stdout[-4000:]
-    assert outcomes(records, "live") == dict.fromkeys(REFERENCE_LIVE, "passed") | dict.fromkeys(REGISTRY_LIVE, "skipped")
+    assert outcomes(records, "live") == dict.fromkeys(REFERENCE_LIVE, "passed") | dict.fromkeys(REGISTRY_LIVE | STALE_LIVE, "skipped")
     assert {o for o in outcomes(records, "static").values()} <= {"passed", "skipped"}
+    stale = next(r for r in records if r["check"] == "stale-image")
+    assert stale["message"].startswith("the plugin built this stack from the current files for this run")
     engine = next(r for r in records if r["check"] == "engine-resources")["facts"]
     assert engine["data_root"] and int(engine["free_bytes"]) > 0 and engine["min_free_gb"] == 10.0
     assert "smartmaint: engine: " in result.stdout and "GB free on " in result.stdout  # the header, on every live run
@@ -154,7 +157,7 @@ def test_one_shot_trainer_is_probed_with_compose_run(tmp_path: Path) -> None:
     """A training job that has exited is probed with `docker compose run --rm`: every check still runs."""
     result, records = smartmaint(tmp_path, "-k", "live", variant="trainer-one-shot.yml")
     assert result.returncode == 0, result.stdout[-4000:]
-    assert outcomes(records, "live") == dict.fromkeys(REFERENCE_LIVE, "passed") | dict.fromkeys(REGISTRY_LIVE, "skipped")
+    assert outcomes(records, "live") == dict.fromkeys(REFERENCE_LIVE, "passed") | dict.fromkeys(REGISTRY_LIVE | STALE_LIVE, "skipped")
 
 
 def test_a_server_that_cannot_open_its_db_is_diagnosed_by_cause_once(tmp_path: Path) -> None:
@@ -187,8 +190,8 @@ def test_an_image_only_stack_takes_roles_from_its_containers(tmp_path: Path) -> 
                               "sqlite-backend[tracking]", "sqlite-backend[tracking-restart-recreate]",
                               "engine-resources[engine]", "depends-reachable[inference->tracking]",
                               "depends-reachable[jobs->tracking]"], "passed")
-    expected |= dict.fromkeys(["audio-deps[tracking]", "model-load[inference-registry]", "model-load[jobs-registry]"],
-                              "skipped")
+    expected |= dict.fromkeys(["audio-deps[tracking]", "model-load[inference-registry]", "model-load[jobs-registry]",
+                               "stale-image[inference]", "stale-image[jobs]", "stale-image[tracking]"], "skipped")
     assert {n: r["outcome"] for n, r in live.items()} == expected
     assert "its container has no librosa: not an audio service" in live["audio-deps[tracking]"]["message"]
     static = {f"{r['check']}[{r['subject']}]": r for r in records if r["tier"] == "static"}
@@ -203,6 +206,7 @@ def test_a_proxied_artifact_stack_needs_no_client_mounts(tmp_path: Path) -> None
     assert outcomes["static:volume-paths[artifact-root]"] == "skipped"
     assert {n for n, o in outcomes.items() if o == "skipped"} == {
         "static:volume-paths[artifact-root]", "static:lock-consistency[n/a]",
-        "live:model-load[serve-registry]", "live:model-load[train-registry]"}
+        "live:model-load[serve-registry]", "live:model-load[train-registry]",
+        "live:stale-image[registry]", "live:stale-image[serve]", "live:stale-image[train]"}
     assert {o for o in outcomes.values()} == {"passed", "skipped"}
     assert outcomes["live:model-load[serve]"] == "passed"  # loaded through the server: no mount at all

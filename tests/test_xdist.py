@@ -75,7 +75,7 @@ def test_live_tier_runs_the_same_items_with_and_without_xdist(tmp_path: Path) ->
         result, runs[mode] = live_run(*args, out=tmp_path / mode)
         assert result.returncode == 0, (mode, result.stdout[-3000:])
     baseline_ids, baseline = runs["no-xdist"]
-    assert len(baseline_ids) == len(baseline) == 18
+    assert len(baseline_ids) == len(baseline) == 23
     for mode in ("load", "loadscope"):  # the same items; the recreate alone is skipped, and says why
         ids, records = runs[mode]
         assert ids == baseline_ids

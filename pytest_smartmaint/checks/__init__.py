@@ -11,6 +11,7 @@ from . import (
     mlflow_reachable,
     model_load,
     sqlite_backend,
+    stale_image,
     uid_mapping,
     volume_paths,
 )
@@ -18,6 +19,7 @@ from .registry import Registry
 
 REGISTRY = Registry((
     engine_resources.CHECK,  # first: a bring-up refused for lack of disk is reported at its item
+    stale_image.CHECK,
     volume_paths.CHECK,
     uid_mapping.CHECK,
     sqlite_backend.CHECK,

@@ -258,3 +258,37 @@ class Reach:
             for port, r in cast(Mapping[str, Mapping[str, object]], raw.get("ports") or {}).items()
         )
         return cls(str(raw["host"]), tuple(_strs(raw.get("addresses"))), _str(raw.get("resolve_error")), ports)
+
+
+@dataclass(frozen=True)
+class ImageConfig:
+    """What `docker image inspect` says an image was built with."""
+
+    id: str
+    created: str
+    env: Mapping[str, str]
+    cmd: tuple[str, ...] | None
+    entrypoint: tuple[str, ...] | None
+    user: str
+    workdir: str
+
+    @classmethod
+    def parse(cls, raw: Json) -> ImageConfig:
+        config = cast(Mapping[str, object], raw.get("Config") or {})
+        env = dict(str(e).split("=", 1) for e in cast(list[object], config.get("Env") or []) if "=" in str(e))
+        cmd, entrypoint = config.get("Cmd"), config.get("Entrypoint")
+        return cls(str(raw["Id"]), str(raw.get("Created", "")), env,
+                   tuple(_strs(cmd)) if cmd is not None else None,
+                   tuple(_strs(entrypoint)) if entrypoint is not None else None,
+                   str(config.get("User") or ""), str(config.get("WorkingDir") or ""))
+
+
+@dataclass(frozen=True)
+class RunningImage:
+    """The image a service's running container was created from, and what its reference names today."""
+
+    container: str
+    reference: str  # the image reference the container was created with (the compose `image:`)
+    image: ImageConfig  # the image the container runs
+    current_id: str | None  # the image the reference points to now; None if it no longer exists
+    file_hashes: Mapping[str, str]  # path in the container -> sha256, for the files the Dockerfile copies

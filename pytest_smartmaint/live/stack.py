@@ -7,6 +7,7 @@ round trip) is paid once and a failure is reported by every check that needed it
 
 from __future__ import annotations
 
+import json
 import shlex
 import threading
 from collections.abc import Callable, Sequence
@@ -15,12 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar, cast
 
+from .. import commands
 from ..errors import SmartmaintError
 from .isolation import Isolation
 from .compose_runner import ComposeRunner, ProbeResult
 from .engine_disk import EngineDisk, read_engine_disk
 from .facts import (
-    AudioRoundTrip, HttpAnswer, Listener, ModelLoad, Reach, ServerFacts, ServiceFacts, SmokeModel, parse_listeners,
+    AudioRoundTrip, HttpAnswer, Listener, ModelLoad, Reach, RunningImage, ImageConfig, ServerFacts, ServiceFacts, SmokeModel, parse_listeners,
     registry_loads,
 )
 from .probes import (
@@ -136,6 +138,31 @@ class LiveStack:
         """From inside ``source``: resolve ``target`` by name and connect to each port (HTTP ones get a request)."""
         arg = {"host": target, "ports": list(ports), "http_ports": list(http_ports), "timeout": 5}
         return Reach.parse(self.runner.python(source, CONNECT, arg, timeout=30 + 6 * len(ports)).json())
+
+    def running_image(self, service: str) -> RunningImage | None:
+        """The image ``service``'s running container runs, its build config, and the copied files' hashes in it."""
+        container = self.runner.container(service)
+        if container is None:
+            return None
+        inspected = commands.run(["docker", "inspect", "--format", "{{.Image}} {{.Config.Image}}", container], timeout=30)
+        if inspected.returncode != 0 or len(inspected.stdout.split()) != 2:
+            raise SmartmaintError(f"cannot inspect the container {container}: {inspected.stderr.strip()[-300:]}")
+        image_id, reference = inspected.stdout.split()
+        image = commands.run(["docker", "image", "inspect", image_id], timeout=30)
+        if image.returncode != 0:
+            raise SmartmaintError(f"cannot inspect the image {image_id} of {container}: {image.stderr.strip()[-300:]}")
+        current = commands.run(["docker", "image", "inspect", "--format", "{{.Id}}", reference], timeout=30)
+        facts = self.model.images.get(service)
+        paths = [dest for _, dest in facts.copied_files] if facts else []
+        hashes: dict[str, str] = {}
+        if paths:
+            done = self.runner.run(service, "sha256sum " + " ".join(shlex.quote(p) for p in paths) + " 2>/dev/null")
+            for line in done.stdout.splitlines():
+                digest, _, path = line.partition("  ")
+                if path:
+                    hashes[path] = digest
+        return RunningImage(container, reference, ImageConfig.parse(json.loads(image.stdout)[0]),
+                            current.stdout.strip() if current.returncode == 0 else None, hashes)
 
     def engine_disk(self) -> EngineDisk | None:
         """The engine's free disk and reclaimable space, read once per session."""

@@ -79,6 +79,8 @@ class ImageFacts:
     groups: Mapping[str, str] = field(default_factory=dict)  # group name -> gid (groupadd/addgroup)
     base_runs_as_root: bool = True  # no USER anywhere: the base image's user, root for well-known bases
     exposed_ports: tuple[int, ...] = ()  # EXPOSE in the built stage's FROM chain (tcp)
+    literal_env: Mapping[str, str] = field(default_factory=dict)  # ENV values with no $ reference, as written
+    copied_files: tuple[tuple[Path, str], ...] = ()  # (build-context file, its path in the image), plain COPY/ADD
 
     def declares(self, package: str) -> bool:
         return canonicalize_name(package) in self.python_packages
@@ -94,6 +96,8 @@ class ImageFacts:
             user=self.user or parent.user,
             workdir=self.workdir if self.sets_workdir else parent.workdir,
             system_packages=parent.system_packages | self.system_packages,
+            literal_env={**parent.literal_env, **self.literal_env},
+            copied_files=parent.copied_files + self.copied_files,
             exposed_ports=tuple(sorted({*parent.exposed_ports, *self.exposed_ports})),
             python_packages={**kept, **self.python_packages},
             dependency_files=parent.dependency_files + self.dependency_files,
@@ -170,6 +174,8 @@ def read_image_facts(build: Build, service: str) -> ImageFacts:
         users=users,
         groups=groups,
         base_runs_as_root=bool(ROOT_BASES.match(chain[0].base)),
+        literal_env={k: v for r in readers for k, v in r.literal_env().items()},
+        copied_files=tuple(dict.fromkeys(f for r in readers for f in r.copied_files())),
         exposed_ports=tuple(sorted({int(m.group(1)) for r in readers for value in r.values("EXPOSE")
                                     for m in re.finditer(r"\b(\d+)(?:/tcp)?(?=\s|$)", value)})),
     )
@@ -317,6 +323,36 @@ class _StageReader:
             words = [w for w in words if not w.startswith("--")]
             if len(words) >= 2:
                 result.append((words[:-1], words[-1]))
+        return result
+
+    def literal_env(self) -> dict[str, str]:
+        """ENV KEY=VALUE (and legacy ENV KEY VALUE) whose value references no variable."""
+        found: dict[str, str] = {}
+        for value in self.values("ENV"):
+            try:
+                words = shlex.split(value)
+            except ValueError:
+                continue
+            pairs = ([tuple(w.split("=", 1)) for w in words] if words and all("=" in w for w in words)
+                     else [(words[0], " ".join(words[1:]))] if words else [])
+            for key, text in pairs:
+                if "$" in text:  # resolved from the base image or an ARG: not comparable as written
+                    found.pop(key, None)
+                    continue
+                found[key] = text
+        return found
+
+    def copied_files(self) -> list[tuple[Path, str]]:
+        """Build-context files copied to a known path: no globs, no directories, no URLs."""
+        result = []
+        for sources, dest in self.copies():
+            dest_abs = posixpath.normpath(posixpath.join(self.workdir(), dest))
+            for source in sources:
+                candidate = self.build.context / source
+                if any(c in source for c in "*?[") or "://" in source or not candidate.is_file():
+                    continue
+                into_dir = dest.endswith("/") or len(sources) > 1
+                result.append((candidate, posixpath.join(dest_abs, posixpath.basename(source)) if into_dir else dest_abs))
         return result
 
     def context_file(self, container_path: str) -> Path | None:
