@@ -21,6 +21,7 @@ ROLE_INI = {
     "trainer": "smartmaint_trainer",
     "consumers": "smartmaint_consumers",
     "audio": "smartmaint_audio_services",
+    "tests": "smartmaint_test_services",
 }
 
 

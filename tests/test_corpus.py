@@ -28,7 +28,7 @@ def test_the_corpus_covers_enough_real_layouts() -> None:
 def test_static_verdicts_agree_with_the_written_expectation(pytester: pytest.Pytester, case: Path) -> None:
     expected = tomllib.loads((case / "expected.toml").read_text(encoding="utf-8"))
     files = [arg for name in expected.get("files", ["docker-compose.yml"])
-             for arg in ("--smartmaint-compose-file", str(case / name))]
+             for arg in (f"--smartmaint-compose-file={case / name}",)]
     result = pytester.runpytest_inprocess("--smartmaint", "--smartmaint-static", "--smartmaint-report=report.json",
                                           "-p", "no:cacheprovider", *files)
     output = result.stdout.str() + result.stderr.str()

@@ -21,6 +21,8 @@ def smartmaint(tmp_path: Path, *args: str, variant: str | None = None,
                stack: Path | None = None) -> tuple[subprocess.CompletedProcess[str], list[dict[str, str]]]:
     report = tmp_path / "report.json"
     files = ["--smartmaint-compose-file", str(stack or "docker-compose.test.yml")]
+    if stack is not None:  # the ini's test service is the reference stack's
+        files += ["-o", "smartmaint_test_services="]
     if variant:
         files += ["--smartmaint-compose-file", str(VARIANTS / variant)]
     command = [sys.executable, "-m", "pytest", "--smartmaint", "-m", "smartmaint", "-p", "no:cacheprovider",
@@ -40,7 +42,7 @@ REFERENCE_LIVE = {
     "mlflow-reachable[api]", "mlflow-reachable[notebook_runner]", "audio-deps[api]", "audio-deps[notebook_runner]",
     "model-load[api]", "model-load[notebook_runner]", "sqlite-backend[mlflow]", "sqlite-backend[mlflow-restart-recreate]",
     "depends-reachable[api->mlflow]", "depends-reachable[api->redis]", "depends-reachable[api->postgres]",
-    "depends-reachable[notebook_runner->mlflow]",
+    "depends-reachable[notebook_runner->mlflow]", "test-deps[notebook_runner]",
 }
 
 
@@ -108,6 +110,11 @@ VARIANTS_LIVE = {
         "depends-reachable[api->redis]": [
             "api cannot reach redis (", "redis:6379  refused  listens at 127.0.0.1",
             "redis listens on 6379 only at 127.0.0.1, so other containers are refused"],
+    },
+    "test-image-without-pytest.yml": {
+        "test-deps[notebook_runner]": [
+            "the tests cannot run in notebook_runner:", "- pytest does not import: ModuleNotFoundError: No module named 'pytest'",
+            "- pytest-timeout: not installed", "declared in requirements-test.txt"],
     },
     "no-resampy.yml": {
         "audio-deps[api]": ["The audio stack does not import in api:", "resampy: ModuleNotFoundError: No module named 'resampy'",
@@ -191,7 +198,8 @@ def test_an_image_only_stack_takes_roles_from_its_containers(tmp_path: Path) -> 
                               "engine-resources[engine]", "depends-reachable[inference->tracking]",
                               "depends-reachable[jobs->tracking]"], "passed")
     expected |= dict.fromkeys(["audio-deps[tracking]", "model-load[inference-registry]", "model-load[jobs-registry]",
-                               "stale-image[inference]", "stale-image[jobs]", "stale-image[tracking]"], "skipped")
+                               "stale-image[inference]", "stale-image[jobs]", "stale-image[tracking]",
+                               "test-deps[n/a]"], "skipped")
     assert {n: r["outcome"] for n, r in live.items()} == expected
     assert "its container has no librosa: not an audio service" in live["audio-deps[tracking]"]["message"]
     static = {f"{r['check']}[{r['subject']}]": r for r in records if r["tier"] == "static"}
@@ -207,6 +215,7 @@ def test_a_proxied_artifact_stack_needs_no_client_mounts(tmp_path: Path) -> None
     assert {n for n, o in outcomes.items() if o == "skipped"} == {
         "static:volume-paths[artifact-root]", "static:lock-consistency[n/a]",
         "live:model-load[serve-registry]", "live:model-load[train-registry]",
-        "live:stale-image[registry]", "live:stale-image[serve]", "live:stale-image[train]"}
+        "live:stale-image[registry]", "live:stale-image[serve]", "live:stale-image[train]",
+        "static:test-deps[n/a]", "live:test-deps[n/a]"}
     assert {o for o in outcomes.values()} == {"passed", "skipped"}
     assert outcomes["live:model-load[serve]"] == "passed"  # loaded through the server: no mount at all

@@ -70,7 +70,7 @@ def test_json_report_has_one_record_per_item(pytester: pytest.Pytester, stack: P
     )
     records = json.loads((stack / "out" / "report.json").read_text())
     assert len(records) == result.parseoutcomes()["passed"] + 1 + result.parseoutcomes()["skipped"]
-    assert all(set(r) == {"check", "tier", "subject", "outcome", "message", "duration_s"} for r in records)
+    assert all(set(r) == {"check", "tier", "subject", "outcome", "message", "duration_s", "facts"} for r in records)
     failed = [r for r in records if r["outcome"] == "failed"]
     assert [(r["check"], r["tier"], r["subject"]) for r in failed] == [("uid-mapping", "static", "./mlflow_data")]
     assert "run as different users" in failed[0]["message"]
@@ -107,7 +107,7 @@ def test_lf_reruns_exactly_the_item_that_failed(pytester: pytest.Pytester, stack
     (stack / "override.yml").write_text('services:\n  api:\n    user: "1001:1001"\n')
     args = ("--smartmaint", "--smartmaint-static", "--smartmaint-compose-file", "docker-compose.test.yml",
             "--smartmaint-compose-file", "override.yml", "-v")
-    pytester.runpytest_inprocess(*args).assert_outcomes(failed=1, passed=9, skipped=1)
+    pytester.runpytest_inprocess(*args).assert_outcomes(failed=1, passed=11, skipped=2)
     rerun = pytester.runpytest_inprocess(*args, "--lf")
     rerun.assert_outcomes(failed=1)
     rerun.stdout.fnmatch_lines(["run-last-failure: rerun previous 1 failure",

@@ -28,7 +28,8 @@ class FakeConfig:
         return self.options.get(name)
 
     def getini(self, name: str) -> Any:
-        return self.ini.get(name, {"smartmaint_build_context_max_mb": "200", "smartmaint_startup_timeout": "300"}.get(name, []))
+        return self.ini.get(name, {"smartmaint_build_context_max_mb": "200", "smartmaint_startup_timeout": "300",
+                                  "smartmaint_min_free_gb": "10"}.get(name, []))
 
 
 def test_cli_compose_files_win_and_resolve_from_the_invocation_dir(tmp_path: Path) -> None:
@@ -95,3 +96,14 @@ def test_relative_sqlite_path_and_default_mode() -> None:
     assert settings.artifact_mode == "proxied"
     assert settings.admits_host("localhost:5000") and settings.admits_host("172.18.0.3:5000")
     assert not settings.admits_host("mlflow:5000")
+
+
+@pytest.mark.parametrize("value", ["-1", "ten", "1GB"])
+def test_min_free_gb_must_be_a_number_of_gb(tmp_path: Path, value: str) -> None:
+    with pytest.raises(pytest.UsageError, match=rf"smartmaint_min_free_gb must be a number of GB, 0 or more \(0: no limit\)\. "
+                                                rf"Current input: '{value}'\."):
+        Settings.from_config(FakeConfig(tmp_path, ini={"smartmaint_min_free_gb": value}))
+
+
+def test_min_free_gb_zero_means_no_limit(tmp_path: Path) -> None:
+    assert Settings.from_config(FakeConfig(tmp_path, ini={"smartmaint_min_free_gb": "0"})).min_free_gb == 0.0

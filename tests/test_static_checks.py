@@ -393,3 +393,69 @@ def test_a_job_waited_for_to_complete_is_no_network_dependency(project_dir: Path
                               "      migrate:\n        condition: service_completed_successfully\n")
     subjects = [c.subject for c in REGISTRY.static_cases(model, only=["depends-reachable"])]
     assert subjects == ["api->mlflow", "trainer->mlflow"]
+
+
+# --- test-deps ---------------------------------------------------------------------------
+
+TEST_SERVICE = "services:\n  tests:\n    build: ./tests-image\n    command: pytest -q tests/\n"
+POETRY = """[tool.poetry]
+name = "app"
+version = "0.1.0"
+[tool.poetry.dependencies]
+python = "^3.11"
+requests = "*"
+[tool.poetry.group.dev.dependencies]
+pytest = "^8"
+pytest-cov = "*"
+"""
+
+
+def deps_verdict(project_dir: Path, write: Write, dockerfile: str, **files: str) -> str:
+    write("tests-image/Dockerfile", dockerfile)
+    for name, text in files.items():
+        write(f"tests-image/{name.replace('_', '-').replace('-toml', '.toml').replace('-txt', '.txt')}", text)
+    return verdict(load(project_dir, TEST_SERVICE), "test-deps", "tests")
+
+
+def test_a_poetry_image_without_its_dev_group_fails_naming_the_group_and_the_fix(project_dir: Path, write: Write) -> None:
+    message = deps_verdict(project_dir, write, "FROM python:3.12\nCOPY . /app\nRUN poetry install --only=main\n",
+                                pyproject_toml=POETRY)
+    assert message.startswith("tests runs the tests (detected: command or entrypoint runs pytest), but its image leaves "
+                              "out pytest: the project declares it in the Poetry group `dev` of pyproject.toml, and its "
+                              "install step `poetry install --only=main`")
+    assert "RUN poetry install --with dev" in message and '"No module named pytest"' in message
+
+
+@pytest.mark.parametrize("install", ["poetry install", "poetry install --with dev", "poetry install --only main,dev"])
+def test_a_poetry_image_that_keeps_the_dev_group_passes(project_dir: Path, write: Write, install: str) -> None:
+    dockerfile = f"FROM python:3.12\nCOPY . /app\nRUN {install}\n"
+    assert deps_verdict(project_dir, write, dockerfile, pyproject_toml=POETRY) == "passed"
+
+
+def test_a_requirements_image_without_the_test_file_fails(project_dir: Path, write: Write) -> None:
+    message = deps_verdict(
+        project_dir, write, "FROM python:3.12\nCOPY requirements.txt /tmp/\nRUN pip install -r /tmp/requirements.txt\n",
+        requirements_txt="requests\n", requirements_dev_txt="pytest\npytest-xdist\n")
+    assert "declares it in requirements-dev.txt" in message and "RUN pip install -r requirements-dev.txt" in message
+
+
+def test_a_uv_image_synced_without_dev_fails(project_dir: Path, write: Write) -> None:
+    pyproject = '[project]\nname = "app"\nversion = "0"\ndependencies = []\n[dependency-groups]\ndev = ["pytest"]\n'
+    message = deps_verdict(project_dir, write, "FROM python:3.12\nCOPY . /app\nRUN uv sync --frozen --no-dev\n",
+                                pyproject_toml=pyproject)
+    assert "the dependency group `dev` of pyproject.toml" in message and "uv sync --group dev" in message
+
+
+def test_an_install_script_is_left_to_the_live_item(project_dir: Path, write: Write) -> None:
+    message = deps_verdict(project_dir, write, "FROM python:3.12\nCOPY . /app\nRUN ./scripts/install.sh\n",
+                                requirements_dev_txt="pytest\n")
+    assert message == ("skipped: tests's image installs through `./scripts/install.sh`, which the files do not show: "
+                       "the live item test-deps[live-tests] checks the running container")
+
+
+def test_pytest_installed_by_name_passes(project_dir: Path, write: Write) -> None:
+    assert deps_verdict(project_dir, write, "FROM python:3.12\nRUN pip install pytest==8.3.0\n") == "passed"
+
+
+def test_with_no_test_service_test_deps_says_how_to_name_one(project_dir: Path) -> None:
+    assert verdict(load(project_dir), "test-deps", "n/a").startswith("skipped: no test service: no service's command")

@@ -30,7 +30,7 @@ def test_static_tier_runs_the_same_items_with_and_without_xdist(pytester: pytest
         assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()[-3000:]
         runs[mode] = executed(junit, report)
     ids, records = runs["no-xdist"]
-    assert len(ids) == len(records) == 13
+    assert len(ids) == len(records) == 14
     assert all(run == runs["no-xdist"] for run in runs.values()), runs
 
 
@@ -51,7 +51,7 @@ def test_workers_that_collect_another_suite_than_the_controller_fail_the_run(pyt
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines([
         "*smartmaint: xdist workers did not run the whole suite*",
-        "worker gw? collected 15 suite items (15 distinct ids), the controller 13; unexpected: "
+        "worker gw? collected 16 suite items (16 distinct ids), the controller 14; unexpected: "
         "smartmaint::audio-deps[[]static-batch[]], smartmaint::mlflow-reachable[[]static-batch[]]",
     ])
     assert result.parseoutcomes().get("failed") is None  # every item passed: the guard alone fails the run
@@ -75,7 +75,7 @@ def test_live_tier_runs_the_same_items_with_and_without_xdist(tmp_path: Path) ->
         result, runs[mode] = live_run(*args, out=tmp_path / mode)
         assert result.returncode == 0, (mode, result.stdout[-3000:])
     baseline_ids, baseline = runs["no-xdist"]
-    assert len(baseline_ids) == len(baseline) == 23
+    assert len(baseline_ids) == len(baseline) == 24
     for mode in ("load", "loadscope"):  # the same items; the recreate alone is skipped, and says why
         ids, records = runs[mode]
         assert ids == baseline_ids

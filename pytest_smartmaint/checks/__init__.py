@@ -12,6 +12,7 @@ from . import (
     model_load,
     sqlite_backend,
     stale_image,
+    tests_installed,
     uid_mapping,
     volume_paths,
 )
@@ -27,6 +28,7 @@ REGISTRY = Registry((
     mlflow_reachable.CHECK,
     depends_reachable.CHECK,
     model_load.CHECK,
+    tests_installed.CHECK,
     build_context.CHECK,
     lock_consistency.CHECK,
 ))

@@ -292,3 +292,23 @@ class RunningImage:
     image: ImageConfig  # the image the container runs
     current_id: str | None  # the image the reference points to now; None if it no longer exists
     file_hashes: Mapping[str, str]  # path in the container -> sha256, for the files the Dockerfile copies
+
+
+@dataclass(frozen=True)
+class TestTooling:
+    """pytest in a test service: its version (None: it does not import), `pytest --version`, each plugin."""
+
+    __test__ = False  # not a test class, whatever its name
+
+    pytest_version: str | None
+    pytest_error: str
+    version_rc: int
+    version_output: str
+    plugins: Mapping[str, str]  # distribution -> "ok" or why it does not import
+
+    @classmethod
+    def parse(cls, raw: Json) -> TestTooling:
+        rc = raw.get("version_rc")
+        return cls(_str(raw.get("pytest")), str(raw.get("pytest_error") or ""), rc if isinstance(rc, int) else 0,
+                   str(raw.get("version_output") or ""),
+                   {str(k): str(v) for k, v in cast(Mapping[str, object], raw.get("plugins") or {}).items()})

@@ -22,11 +22,11 @@ from .isolation import Isolation
 from .compose_runner import ComposeRunner, ProbeResult
 from .engine_disk import EngineDisk, read_engine_disk
 from .facts import (
-    AudioRoundTrip, HttpAnswer, Listener, ModelLoad, Reach, RunningImage, ImageConfig, ServerFacts, ServiceFacts, SmokeModel, parse_listeners,
+    AudioRoundTrip, HttpAnswer, Listener, ModelLoad, Reach, RunningImage, ImageConfig, TestTooling, ServerFacts, ServiceFacts, SmokeModel, parse_listeners,
     registry_loads,
 )
 from .probes import (
-    AUDIO_ROUNDTRIP, CONNECT, FACTS, LOAD_MODEL, LOAD_REGISTRY, REGISTER_MODEL, REGISTRY_LOOKUP, REMOVE_SMOKE_MODEL, SERVER_FACTS,
+    AUDIO_ROUNDTRIP, CONNECT, FACTS, TEST_TOOLING, LOAD_MODEL, LOAD_REGISTRY, REGISTER_MODEL, REGISTRY_LOOKUP, REMOVE_SMOKE_MODEL, SERVER_FACTS,
 )
 from ..static.stack_model import TRAINER_NAME, StackModel
 
@@ -163,6 +163,10 @@ class LiveStack:
                     hashes[path] = digest
         return RunningImage(container, reference, ImageConfig.parse(json.loads(image.stdout)[0]),
                             current.stdout.strip() if current.returncode == 0 else None, hashes)
+
+    def test_tooling(self, service: str, plugins: Sequence[str]) -> TestTooling:
+        """pytest and the named plugin distributions, imported in ``service``; `pytest --version` run there."""
+        return TestTooling.parse(self.runner.python(service, TEST_TOOLING, {"plugins": list(plugins)}).json())
 
     def engine_disk(self) -> EngineDisk | None:
         """The engine's free disk and reclaimable space, read once per session."""

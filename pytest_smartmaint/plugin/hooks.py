@@ -47,6 +47,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("smartmaint_trainer", type="args", default=[], help="Service that trains the smoke model (default: detected).")
     parser.addini("smartmaint_consumers", type="args", default=[], help="Services that load registered models (default: clients).")
     parser.addini("smartmaint_audio_services", type="args", default=[], help="Services with the audio stack (default: detected).")
+    parser.addini("smartmaint_test_services", type="args", default=[],
+                  help="Services that run the project's tests (default: those whose command or entrypoint runs pytest).")
     parser.addini("smartmaint_build_context_max_mb", default="200", help="Largest build context after .dockerignore, in MB.")
     parser.addini("smartmaint_startup_timeout", default="300", help="Seconds to wait for the stack to become healthy.")
     parser.addini("smartmaint_min_free_gb", default="10",
@@ -173,6 +175,7 @@ class SmartmaintPlugin:
                     ("trainer", "trainer", roles.trainer),
                     ("consumers", "consumers", ", ".join(roles.consumers)),
                     ("audio", "audio", ", ".join(roles.audio)),
+                    ("tests", "tests", ", ".join(roles.tests)),
                 )
             ),
         ]

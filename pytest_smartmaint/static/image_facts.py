@@ -81,6 +81,7 @@ class ImageFacts:
     exposed_ports: tuple[int, ...] = ()  # EXPOSE in the built stage's FROM chain (tcp)
     literal_env: Mapping[str, str] = field(default_factory=dict)  # ENV values with no $ reference, as written
     copied_files: tuple[tuple[Path, str], ...] = ()  # (build-context file, its path in the image), plain COPY/ADD
+    run_lines: tuple[str, ...] = ()  # every RUN of the built chain and the stages it copies from
 
     def declares(self, package: str) -> bool:
         return canonicalize_name(package) in self.python_packages
@@ -98,6 +99,7 @@ class ImageFacts:
             system_packages=parent.system_packages | self.system_packages,
             literal_env={**parent.literal_env, **self.literal_env},
             copied_files=parent.copied_files + self.copied_files,
+            run_lines=parent.run_lines + self.run_lines,
             exposed_ports=tuple(sorted({*parent.exposed_ports, *self.exposed_ports})),
             python_packages={**kept, **self.python_packages},
             dependency_files=parent.dependency_files + self.dependency_files,
@@ -176,6 +178,7 @@ def read_image_facts(build: Build, service: str) -> ImageFacts:
         base_runs_as_root=bool(ROOT_BASES.match(chain[0].base)),
         literal_env={k: v for r in readers for k, v in r.literal_env().items()},
         copied_files=tuple(dict.fromkeys(f for r in readers for f in r.copied_files())),
+        run_lines=tuple(line for r in installers for line in r.values("RUN")),
         exposed_ports=tuple(sorted({int(m.group(1)) for r in readers for value in r.values("EXPOSE")
                                     for m in re.finditer(r"\b(\d+)(?:/tcp)?(?=\s|$)", value)})),
     )

@@ -20,6 +20,7 @@ from .mlflow_server import ServerSettings, image_tag_version, mlflow_version, re
 from ..settings import ROLE_INI, Settings
 
 _MLFLOW_SERVER = re.compile(r"(^|[\s/])mlflow\s+server(\s|$)")
+_PYTEST = re.compile(r"(^|[\s/])(pytest|py\.test)(\s|$)|-m\s+pytest\b")
 TRAINER_NAME = re.compile(r"train|notebook|jupyter|runner|worker|job", re.IGNORECASE)
 
 
@@ -31,6 +32,7 @@ class Roles:
     consumers: tuple[str, ...]
     audio: tuple[str, ...]
     sources: Mapping[str, str]
+    tests: tuple[str, ...] = ()  # services that run the project's tests
     # Services whose images the files do not describe (prebuilt): the live tier reads their roles
     # (trainer, audio) from the running containers.
     unread: tuple[str, ...] = ()
@@ -203,7 +205,10 @@ def detect_roles(
     if unread:
         audio_how += f"; live: also {', '.join(unread)} if their containers have librosa"
     audio = chosen("audio", audio_detected, audio_how)
+    runs_pytest = [n for n, s in project.services.items() if _PYTEST.search(" ".join(_argv(s, images[n])[0]))]
+    tests = chosen("tests", runs_pytest, "detected: command or entrypoint runs pytest")
     return Roles(
+        tests=tuple(tests),
         server=server,
         clients=tuple(clients),
         trainer=trainer[0] if trainer else None,
