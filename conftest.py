@@ -18,6 +18,8 @@ from xml.etree import ElementTree
 import pytest
 
 pytest_plugins = ("pytester",)
+# Projects and stacks the tests run the plugin on: their own test files are theirs, not ours.
+collect_ignore_glob = ["tests/projects/*", "tests/stacks/*"]
 
 REPO = Path(__file__).resolve().parent
 PROJECTS = REPO / "tests" / "projects"
