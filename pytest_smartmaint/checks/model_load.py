@@ -15,11 +15,11 @@ import pytest
 from ..static.compose import Mount
 from ..errors import SmartmaintError, SmartmaintWarning
 from ..static.stack_model import StackModel
-from ..live.facts import LoadLayer, ModelLoad
 from .messages import fix_in, volumes
 from .base import Case, Check, LiveCase, fail, not_applicable
 
 if TYPE_CHECKING:
+    from ..live.facts import ModelLoad
     from ..live.stack import LiveStack
 
 NAME = "model-load"
@@ -89,6 +89,8 @@ def _live(stack: LiveStack, consumer: str) -> None:
         smoke = stack.smoke_model()
     except SmartmaintError as exc:
         fail(f"The smoke model could not be trained and registered from {trainer}, so no consumer can load it:\n{exc}")
+    from ..live.facts import LoadLayer  # the live tier's types load only when a live item runs
+
     result = stack.model_load(consumer)
     layer, detail = result.layer, result.detail
     uri = f"models:/{stack.smoke_name}/{smoke.version}"

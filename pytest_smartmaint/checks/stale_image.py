@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING
 import pytest
 
 from ..errors import SmartmaintError
-from ..live.facts import RunningImage
 from ..static.image_facts import ImageFacts
 from ..static.stack_model import StackModel
 from .base import Case, Check, LiveCase, fail, record_facts
 
 if TYPE_CHECKING:
+    from ..live.facts import RunningImage
     from ..live.stack import LiveStack
 
 NAME = "stale-image"
