@@ -18,19 +18,18 @@ from typing import TYPE_CHECKING, cast
 import pytest
 
 from ..errors import SmartmaintError
-from .hooks import PLUGIN_KEY
+from .stack_provider import PROVIDER_KEY, BringUpFailure, StackProvider
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
     from testinfra.host import Host
 
     from ..live.stack import LiveStack
-    from .hooks import SmartmaintPlugin
     from ..static.stack_model import StackModel
 
 
-def _plugin(request: pytest.FixtureRequest) -> SmartmaintPlugin:
-    plugin = request.config.stash.get(PLUGIN_KEY, None)
+def _plugin(request: pytest.FixtureRequest) -> StackProvider:
+    plugin = request.config.stash.get(PROVIDER_KEY, None)
     if plugin is None:
         pytest.skip("this test uses a pytest-smartmaint fixture: run pytest with --smartmaint")
     return plugin
@@ -45,8 +44,6 @@ def smartmaint_model(request: pytest.FixtureRequest) -> StackModel:
 @pytest.fixture(scope="session")
 def smartmaint_stack(request: pytest.FixtureRequest) -> LiveStack:
     """The running stack: ``.project``, ``.published(service, port)``, ``.exec(service, cmd)``, ``.logs(service)``."""
-    from .stack_provider import BringUpFailure
-
     plugin = _plugin(request)
     if plugin.settings.static_only:
         pytest.skip("--smartmaint-static starts no containers, and this test needs the running stack")

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 import pytest
 
 from ..errors import SmartmaintError
-from ..settings import Settings
-from ..static.stack_model import StackModel
 
-if TYPE_CHECKING:  # the live stack's modules are imported only when a live item runs
+if TYPE_CHECKING:  # imported only when the suite is on (the model) or a live item runs (the stack)
     from ..live.stack import LiveStack, StackHandle
+    from ..settings import Settings
+    from ..static.stack_model import StackModel
 
 WORKER_INPUT = "smartmaint_stack"  # xdist workerinput key: the controller's StackHandle, as a dict
 
