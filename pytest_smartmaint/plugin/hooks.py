@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 pytest.register_assert_rewrite("pytest_smartmaint.checks")
 
 HELP_NEEDS_ON = "Only with --smartmaint."
-PLUGIN_KEY = pytest.StashKey["SmartmaintPlugin"]()
 SMARTMAINT_OPTIONS = ("smartmaint_compose_files", "smartmaint_static", "smartmaint_project", "smartmaint_keep", "smartmaint_report")
 
 
@@ -77,7 +76,6 @@ def pytest_configure(config: pytest.Config) -> None:
     except SmartmaintError as exc:
         raise pytest.UsageError(f"pytest-smartmaint: {exc}") from None
     plugin = SmartmaintPlugin(config, settings, model, _take_node_id_args(config))
-    config.stash[PLUGIN_KEY] = plugin
     config.pluginmanager.register(plugin, "smartmaint-suite")
     from . import fixtures
     from .stack_provider import PROVIDER_KEY, StackProvider
