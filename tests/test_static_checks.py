@@ -459,3 +459,9 @@ def test_pytest_installed_by_name_passes(project_dir: Path, write: Write) -> Non
 
 def test_with_no_test_service_test_deps_says_how_to_name_one(project_dir: Path) -> None:
     assert verdict(load(project_dir), "test-deps", "n/a").startswith("skipped: no test service: no service's command")
+
+
+def test_pipenv_is_not_read_as_pip_and_semicolons_separate_commands(project_dir: Path, write: Write) -> None:
+    dockerfile = "FROM python:3.12\nCOPY . /app\nRUN cd /app; pip3.12 install -r requirements.txt; pipenv install --deploy\n"
+    message = deps_verdict(project_dir, write, dockerfile, requirements_txt="requests\n", requirements_dev_txt="pytest\n")
+    assert message.startswith("skipped: tests's image installs through `pipenv install --deploy`"), message

@@ -98,9 +98,20 @@ def _commands(run: str) -> list[list[str]]:
         if word in ("&&", "||", ";", "|"):
             commands.append(current)
             current = []
+        elif word.endswith(";"):  # `a; b`: the separator sticks to the word before it
+            current.append(word[:-1])
+            commands.append(current)
+            current = []
         else:
-            current.append(word.rstrip(";"))
+            current.append(word)
     return [c for c in commands + [current] if c]
+
+
+def _is_pip(words: list[str]) -> bool:
+    """`pip`, `pip3.12`, `/opt/venv/bin/pip`, `python3 -m pip` (not pipx, not pipenv)."""
+    tool = Path(words[0]).name
+    return bool(re.fullmatch(r"pip[\d.]*", tool)
+                or (re.fullmatch(r"python[\d.]*", tool) and words[1:3] == ["-m", "pip"]))
 
 
 def _option_values(words: list[str], *names: str) -> set[str]:
@@ -128,7 +139,7 @@ def installs(image: ImageFacts, declaration: Declaration) -> Verdict:
         for words in _commands(run):
             text = " ".join(words)
             tool = Path(words[0]).name
-            if "install" in words and ("pip" in tool or words[:3] in (["python", "-m", "pip"], ["python3", "-m", "pip"])):
+            if "install" in words and _is_pip(words):
                 deciding = deciding or text
                 if "pytest" in _names([w for w in words if not w.startswith("-") and w != "install"]):
                     return Verdict(True, text)
@@ -173,9 +184,8 @@ def installs(image: ImageFacts, declaration: Declaration) -> Verdict:
 
 
 def _pip_installs_pytest(words: list[str]) -> bool:
-    tool = Path(words[0]).name
-    pip = "pip" in tool or words[:3] in (["python", "-m", "pip"], ["python3", "-m", "pip"])
-    return pip and "install" in words and "pytest" in _names([w for w in words if not w.startswith("-") and w != "install"])
+    return _is_pip(words) and "install" in words and "pytest" in _names(
+        [w for w in words if not w.startswith("-") and w != "install"])
 
 
 def _optional_poetry_group(declaration: Declaration) -> bool:
