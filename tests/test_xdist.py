@@ -76,10 +76,11 @@ def test_live_tier_runs_the_same_items_with_and_without_xdist(tmp_path: Path) ->
         assert result.returncode == 0, (mode, result.stdout[-3000:])
     baseline_ids, baseline = runs["no-xdist"]
     assert len(baseline_ids) == len(baseline) == 24
-    for mode in ("load", "loadscope"):  # the same items; the recreate alone is skipped, and says why
+    recreate = {("sqlite-backend", "live", "mlflow-restart-recreate", "passed"),
+                ("sqlite-backend", "live", "mlflow-restart-recreate", "skipped")}
+    for mode in ("load", "loadscope", "loadgroup"):  # the same items; the recreate alone may be skipped
         ids, records = runs[mode]
         assert ids == baseline_ids
         differs = set(records) ^ set(baseline)
-        assert differs == {("sqlite-backend", "live", "mlflow-restart-recreate", "passed"),
-                           ("sqlite-backend", "live", "mlflow-restart-recreate", "skipped")}, differs
-    assert runs["loadgroup"] == runs["no-xdist"]
+        # loadgroup runs it only where xdist really groups the live items (not with pytest 9.2: see stack_provider)
+        assert differs == recreate or (mode == "loadgroup" and not differs), (mode, differs)

@@ -139,9 +139,9 @@ def _live_survives(stack: LiveStack) -> None:
     if not stack.owned:
         pytest.skip(f"restart and recreate are never done to a stack the plugin did not start "
                     f"(--smartmaint-project {stack.project})")
-    if not stack.exclusive:
-        pytest.skip("other xdist workers run checks on this stack now; recreating its server would break them "
-                    "(run with --dist loadgroup: live items share one xdist group)")
+    if not stack.exclusive:  # other workers run live items meanwhile: --dist load, or a loadgroup xdist did not apply
+        pytest.skip("the live items are not in one xdist worker, so other workers run checks on this stack now and "
+                    "recreating its server would break them (use --dist loadgroup, where xdist applies it, or -n 1)")
     try:
         smoke = stack.smoke_model()
     except SmartmaintError as exc:

@@ -42,6 +42,8 @@ class StackProvider:
         self.project_name = project_name  # named up front, for the header
         self.kept: LiveStack | None = None  # left running by --smartmaint-keep
         self._stack: LiveStack | BringUpFailure | None = None
+        # in an xdist worker: did xdist put the live items in one group (one worker)? See pytest_collection_modifyitems
+        self.grouped = False
         self._release = ExitStack()
 
     def acquire(self) -> LiveStack | BringUpFailure:
@@ -57,8 +59,9 @@ class StackProvider:
         workerinput: dict[str, object] = getattr(self.config, "workerinput", {})
         handle = workerinput.get(WORKER_INPUT)
         if isinstance(handle, dict):  # an xdist worker: the controller acquired the stack for all
-            stack = StackHandle(**handle).attach(self.model, str(workerinput.get("workerid", "gw")),
-                                                 self.settings.min_free_gb)
+            alone = self.grouped or workerinput.get("workercount") == 1
+            attached = StackHandle(**{**handle, "exclusive": bool(handle.get("exclusive")) and alone})
+            stack = attached.attach(self.model, str(workerinput.get("workerid", "gw")), self.settings.min_free_gb)
             if not stack.owned:  # a running deployment: what this worker registered goes again
                 self._release.callback(stack.remove_smoke_model)
             return stack
@@ -82,6 +85,18 @@ class StackProvider:
     def release(self) -> None:
         """Undo what acquiring did; raises SmartmaintError, naming what is left, if teardown fails."""
         self._release.close()
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        """Whether xdist really grouped the live items: its loadgroup marks their node ids with ``@<group>``.
+
+        With pytest 9.2 and pytest-xdist 3.8 that mark does not take (pytest builds node ids from
+        structured parts; xdist sets the old string), so `--dist loadgroup` spreads the live items over
+        the workers like `--dist load`. Then no worker may recreate the server under the others.
+        """
+        from . import LIVE_GROUP
+
+        self.grouped = any(item.nodeid.endswith(f"@{LIVE_GROUP}") for item in items)
 
     @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:

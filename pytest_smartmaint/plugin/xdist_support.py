@@ -51,7 +51,8 @@ class XdistController:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        if not is_xdist_controller(session) or not self.config.option.numprocesses or self.provider.settings.static_only:
+        if (not is_xdist_controller(session) or not self.config.option.numprocesses
+                or self.provider.settings.static_only or self.config.option.collectonly):
             return
         stack = self.provider.acquire()  # once, here: every worker attaches to it
         if isinstance(stack, BringUpFailure):
