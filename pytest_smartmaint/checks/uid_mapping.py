@@ -100,7 +100,7 @@ def _live(stack: LiveStack, source: str, label: str) -> None:
     creator, creator_mount = writable[0]
     name = f".smartmaint-uid-{uuid.uuid4().hex[:8]}"
     problems: list[str] = []
-    created = stack.shell(creator.name, f"echo created > {shlex.quote(creator_mount.target + '/' + name)} && "
+    created = stack.exec(creator.name, f"echo created > {shlex.quote(creator_mount.target + '/' + name)} && "
                                         f"stat -c %u:%g {shlex.quote(creator_mount.target)} {shlex.quote(creator_mount.target + '/' + name)}")
     owners = created.stdout.split()
     if created.rc != 0:
@@ -110,15 +110,15 @@ def _live(stack: LiveStack, source: str, label: str) -> None:
         for service, mount in writable[1:]:
             path = shlex.quote(f"{mount.target}/{name}")
             for step, command in (("read", f"cat {path}"), ("rewrite", f"echo rewritten >> {path}")):
-                result = stack.shell(service.name, command)
+                result = stack.exec(service.name, command)
                 if result.rc != 0:
                     problems.append(f"{service.name} ({ids[service.name]}) cannot {step} the file {creator.name} created: "
                                     f"{result.stderr.strip()}")
     last = writable[-1]
-    removed = stack.shell(last[0].name, f"rm -f {shlex.quote(last[1].target + '/' + name)}")
+    removed = stack.exec(last[0].name, f"rm -f {shlex.quote(last[1].target + '/' + name)}")
     if removed.rc != 0:
         problems.append(f"{last[0].name} ({ids[last[0].name]}) cannot remove it: {removed.stderr.strip()}")
-        stack.shell(creator.name, f"rm -f {shlex.quote(creator_mount.target + '/' + name)}")
+        stack.exec(creator.name, f"rm -f {shlex.quote(creator_mount.target + '/' + name)}")
     if len(set(ids.values())) == 1 and not problems:
         if owners and owners[0] != ids[creator.name]:
             fail(f"{label} is owned by {owners[0]} on the volume, but its sharers run as {ids[creator.name]}: they can "

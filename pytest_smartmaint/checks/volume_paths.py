@@ -146,15 +146,15 @@ def _live(stack: LiveStack, server_mount: Mount) -> None:
             wrong.append(name)
         rows.append([name, ", ".join(at) or "(not mounted)", "" if server_mount.target in at else "<- differs"])
     sentinel = f"{server_mount.target}/.smartmaint-sentinel-{uuid.uuid4().hex[:8]}"
-    written = stack.shell(server.service, f"echo smartmaint > {shlex.quote(sentinel)}")
+    written = stack.exec(server.service, f"echo smartmaint > {shlex.quote(sentinel)}")
     unseen = []
     try:
         for name in expected:
             if name != server.service:
-                if stack.shell(name, f"test -f {shlex.quote(sentinel)}").rc != 0:
+                if stack.exec(name, f"test -f {shlex.quote(sentinel)}").rc != 0:
                     unseen.append(name)
     finally:
-        stack.shell(server.service, f"rm -f {shlex.quote(sentinel)}")
+        stack.exec(server.service, f"rm -f {shlex.quote(sentinel)}")
     if written.rc != 0:
         fail(f"{server.service} cannot write to its own mount {server_mount.target} ({server_mount.label}): "
              f"{written.stderr.strip()}\nMLflow cannot store {'artifacts' if is_store else 'data'} there; see uid-mapping.")

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, TypeVar, cast
 from .. import commands
 from ..errors import SmartmaintError
 from .isolation import Isolation
-from .compose_runner import ComposeRunner, ProbeResult
+from .compose_runner import EXEC_TIMEOUT_S, ComposeRunner, ProbeResult
 from .engine_disk import EngineDisk, read_engine_disk
 from .facts import (
     AudioRoundTrip, HttpAnswer, Listener, ModelLoad, Reach, RunningImage, ImageConfig, TestTooling, ServerFacts, ServiceFacts, SmokeModel, parse_listeners,
@@ -204,12 +204,9 @@ class LiveStack:
                 return (done.stdout + done.stderr).strip()
         return None
 
-    def shell(self, service: str, command: str) -> ProbeResult:
-        return self.runner.run(service, command)
-
     # --- the public API (the smartmaint_stack fixture) -------------------------------------
 
-    def exec(self, service: str, command: str | Sequence[str], timeout: float = 300) -> ProbeResult:
+    def exec(self, service: str, command: str | Sequence[str], timeout: float = EXEC_TIMEOUT_S) -> ProbeResult:
         """Run ``command`` (a shell string, or an argv list that is quoted for you) in the service's container.
 
         A one-shot service that has exited is run with ``docker compose run --rm`` (same image, user, mounts).
