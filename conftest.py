@@ -11,11 +11,16 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree
 
 import pytest
+
+from pytest_smartmaint.plugin import LIVE_GROUP
 
 pytest_plugins = ("pytester",)
 # Projects and stacks the tests run the plugin on: their own test files are theirs, not ours.
@@ -65,14 +70,26 @@ def project_resources(projects: set[str]) -> list[str]:
 Run = tuple[set[str], list[tuple[str, str, str, str]]]
 
 
+XDIST_GROUP_SUFFIX = f"@{LIVE_GROUP}"  # what --dist loadgroup appends to node ids where its mark takes (pytest < 9.2)
+
+
 def executed(junit: Path, report: Path) -> Run:
-    """What a run executed, where users see it: the junitxml testcases' node ids (each once), and the
-    JSON report's records as sorted (check, tier, subject, outcome)."""
+    """What a run executed, where users see it: the junitxml testcases' node ids (each once, less
+    xdist's ``@group`` suffix, which is xdist's), and the JSON report's records as sorted
+    (check, tier, subject, outcome). Every record is one of the ids, and every id one record."""
     cases = ElementTree.parse(junit).getroot().iter("testcase")
-    ids = [f"{case.get('classname')}::{case.get('name')}" for case in cases]
+    ids = [f"{case.get('classname')}::{case.get('name')}".removesuffix(XDIST_GROUP_SUFFIX) for case in cases]
     assert len(ids) == len(set(ids)), ids
-    records = sorted((r["check"], r["tier"], r["subject"], r["outcome"]) for r in json.loads(report.read_text()))
+    raw = json.loads(report.read_text())
+    records = sorted((r["check"], r["tier"], r["subject"], r["outcome"]) for r in raw)
+    assert sorted(ids) == sorted(f"smartmaint::{c}[{t}-{s}]" for c, t, s, _ in records), (ids, records)
     return set(ids), records
+
+
+def grouped(junit: Path) -> bool:
+    """Whether xdist's loadgroup mark took in this run (its suffix on the live items' node ids)."""
+    return any((case.get("name") or "").endswith(XDIST_GROUP_SUFFIX)
+               for case in ElementTree.parse(junit).getroot().iter("testcase"))
 
 
 @pytest.fixture(scope="session")
@@ -84,6 +101,43 @@ def docker_engine() -> None:
     if os.environ.get("CI"):
         pytest.fail(f"CI must run the live tests: {message}", pytrace=False)
     pytest.skip(message)
+
+
+Records = list[dict[str, Any]]
+
+
+def run_suite(out: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], Records]:
+    """`pytest --smartmaint -m smartmaint` in the repository, as a user runs it, with a JSON report and
+    junitxml in ``out`` (report.json, junit.xml); ``args`` name the compose files and the rest."""
+    out.mkdir(parents=True, exist_ok=True)
+    report = out / "report.json"
+    command = [sys.executable, "-m", "pytest", "--smartmaint", "-m", "smartmaint", "-p", "no:cacheprovider",
+               "-rA", f"--smartmaint-report={report}", f"--junitxml={out / 'junit.xml'}", *args]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=1800, check=False)
+    recorded(result.stdout + result.stderr)
+    return result, json.loads(report.read_text()) if report.exists() else []
+
+
+@dataclass(frozen=True)
+class ReferenceRun:
+    """One full run (static and live) of the reference stack, shared by the tests that compare with it."""
+
+    result: subprocess.CompletedProcess[str]
+    records: Records
+    out: Path  # report.json and junit.xml
+
+    def outcomes(self, tier: str) -> dict[str, str]:
+        return {f"{r['check']}[{r['subject']}]": r["outcome"] for r in self.records if r["tier"] == tier}
+
+
+@pytest.fixture(scope="session")
+def reference_run(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> ReferenceRun:
+    out = tmp_path_factory.mktemp("reference")
+    start = len(RUN_OUTPUTS)
+    result, records = run_suite(out, "--smartmaint-compose-file", "docker-compose.test.yml")
+    projects = {name for output in RUN_OUTPUTS[start:] for name in PROJECT_NAME.findall(output)}
+    assert projects and not project_resources(projects), f"the reference run left {project_resources(projects)}"
+    return ReferenceRun(result, records, out)
 
 
 @pytest.fixture

