@@ -122,8 +122,9 @@ VARIANTS_LIVE = {
 # Variants whose failures are independent (other services, other items) share one bring-up: each still
 # proves its own items and fragments, and every item none of them names behaves as on the reference stack.
 VARIANT_GROUPS = [
-    ("sqlite-unmounted.yml", "redis-own-network.yml", "test-image-without-pytest.yml", "no-resampy.yml"),
-    ("uid-mismatch.yml", "redis-loopback-only.yml"),
+    # (no-resampy builds FROM the image notebook_runner builds: test-image-without-pytest would change it)
+    ("sqlite-unmounted.yml", "redis-own-network.yml", "no-resampy.yml"),
+    ("uid-mismatch.yml", "redis-loopback-only.yml", "test-image-without-pytest.yml"),
     ("api-store-elsewhere.yml",), ("trainer-without-store.yml",), ("consumer-store-read-only.yml",),
     ("tracking-uri-wrong-port.yml",), ("no-allowed-hosts.yml",),
 ]
