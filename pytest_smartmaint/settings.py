@@ -85,6 +85,7 @@ class Settings:
     project: str | None
     keep: bool
     report: Path | None
+    only: bool = False  # --smartmaint-only: the built-in suite without the project's own tests
     roles: dict[str, list[str]] = field(default_factory=dict)  # role -> services named in ini
     build_context_max_mb: int = 200
     startup_timeout_s: int = 300
@@ -114,6 +115,7 @@ class Settings:
             project=project,
             keep=keep,
             report=config.getoption("smartmaint_report"),
+            only=bool(config.getoption("smartmaint_only")),
             roles=roles,
             build_context_max_mb=_ini_int(config, "smartmaint_build_context_max_mb"),
             startup_timeout_s=_ini_int(config, "smartmaint_startup_timeout"),
@@ -132,6 +134,8 @@ class Settings:
             parts.append("--smartmaint-static")
         if self.project:
             parts.append(f"--smartmaint-project={self.project}")
+        if self.only:
+            parts.append("--smartmaint-only")
         return " ".join(parts)
 
 
@@ -171,7 +175,10 @@ def _compose_files(config: ConfigLike) -> tuple[tuple[Path, ...], str]:
     default = Path(config.invocation_params.dir) / DEFAULT_COMPOSE_FILE
     if default.is_file():
         return (default,), "default (docker-compose.test.yml)"
-    return (), "compose's default files (compose.yaml, docker-compose.yml)"
+    from .static.compose_defaults import compose_default_files
+
+    found = compose_default_files(Path(config.invocation_params.dir))
+    return found.files, found.reason
 
 
 def _absolute(base: Path, value: str) -> Path:

@@ -46,10 +46,57 @@ def test_ini_compose_files_resolve_from_the_ini_file(tmp_path: Path) -> None:
     assert settings.compose_files_source.startswith("smartmaint_compose_files in ")
 
 
-def test_without_files_compose_defaults_apply(tmp_path: Path) -> None:
+def test_without_files_and_without_compose_defaults_none_are_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COMPOSE_FILE", raising=False)
     settings = Settings.from_config(FakeConfig(tmp_path))
     assert settings.compose_files == ()
-    assert "compose's default files" in settings.compose_files_source
+    assert "compose's default files (compose.yaml, " in settings.compose_files_source
+
+
+@pytest.mark.parametrize(("present", "used"), [
+    (["docker-compose.yml"], ["docker-compose.yml"]),
+    (["docker-compose.yml", "docker-compose.override.yml"], ["docker-compose.yml", "docker-compose.override.yml"]),
+    (["compose.yaml", "docker-compose.yml", "compose.override.yml"], ["compose.yaml", "compose.override.yml"]),
+    (["docker-compose.yaml", "docker-compose.override.yaml"], ["docker-compose.yaml", "docker-compose.override.yaml"]),
+])
+def test_compose_default_files_are_the_ones_compose_uses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, present: list[str], used: list[str]
+) -> None:
+    monkeypatch.delenv("COMPOSE_FILE", raising=False)
+    for name in present:
+        (tmp_path / "sub").mkdir(exist_ok=True)
+        (tmp_path / "sub" / name).write_text("services: {}\n")
+    settings = Settings.from_config(FakeConfig(tmp_path))
+    assert settings.compose_files == tuple(tmp_path / "sub" / n for n in used)
+    assert settings.compose_files_source == "compose's default files: " + " + ".join(used)
+
+
+def test_compose_default_files_are_searched_in_parent_directories(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COMPOSE_FILE", raising=False)
+    (tmp_path / "compose.yml").write_text("services: {}\n")
+    (tmp_path / "sub").mkdir()
+    settings = Settings.from_config(FakeConfig(tmp_path))
+    assert settings.compose_files == (tmp_path / "compose.yml",)
+    assert settings.compose_files_source == f"compose's default files: compose.yml, found in {tmp_path}"
+
+
+def test_compose_file_variable_wins_over_default_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "docker-compose.yml").write_text("services: {}\n")
+    monkeypatch.setenv("COMPOSE_FILE", "base.yml:ci/extra.yml")
+    settings = Settings.from_config(FakeConfig(tmp_path))
+    assert settings.compose_files == (tmp_path / "sub" / "base.yml", tmp_path / "sub" / "ci" / "extra.yml")
+    assert settings.compose_files_source == "COMPOSE_FILE in the environment"
+
+
+def test_compose_file_from_dotenv_with_its_separator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COMPOSE_FILE", raising=False)
+    monkeypatch.delenv("COMPOSE_PATH_SEPARATOR", raising=False)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / ".env").write_text('COMPOSE_PATH_SEPARATOR=;\nCOMPOSE_FILE="a.yml;b.yml"\nOTHER=1\n')
+    settings = Settings.from_config(FakeConfig(tmp_path))
+    assert settings.compose_files == (tmp_path / "sub" / "a.yml", tmp_path / "sub" / "b.yml")
+    assert settings.compose_files_source == f"COMPOSE_FILE in {tmp_path / 'sub' / '.env'}"
 
 
 def test_roles_named_in_ini_accept_commas_and_spaces(tmp_path: Path) -> None:
