@@ -181,13 +181,17 @@ def test_xdist_run_brings_the_stack_up_once() -> None:
             or "the live items are not in one xdist worker" in result.stdout), result.stdout[-3000:]
 
 
-@pytest.fixture
+USER_CONTAINER_NAME = "shopfloor-mlflow"
+
+
+@pytest.fixture(scope="module")
 def user_stack(docker_engine: None) -> object:
-    """The reference stack started outside the plugin, with a model of the user's in its registry."""
+    """The reference stack started outside the plugin, as its user runs it: a model of the user's in its
+    registry, the server under a fixed ``container_name``. The tests that use it only read it."""
     from pytest_smartmaint.live.probes import REGISTER_MODEL
 
     project = f"userstack-{os.getpid()}"
-    compose = ["docker", "compose", "-f", str(COMPOSE), "-p", project]
+    compose = ["docker", "compose", "-f", str(COMPOSE), "-f", str(VARIANTS / "user-container-name.yml"), "-p", project]
     subprocess.run([*compose, "up", "-d", "--wait"], check=True, capture_output=True, timeout=600)
     try:
         subprocess.run([*compose, "exec", "-T", "notebook_runner", "python3", "-c", REGISTER_MODEL,
@@ -264,3 +268,33 @@ def test_reuse_mode_under_xdist_runs_the_same_items_and_leaves_no_smoke_model(
          "from mlflow import MlflowClient; print([m.name for m in MlflowClient().search_registered_models()])"],
         capture_output=True, text=True, check=True).stdout
     assert "fraud-detector" in names and "smartmaint-smoke" not in names  # each worker removed its own smoke model
+
+
+def test_first_contact_in_a_users_repository_beside_their_running_stack(
+    user_stack: tuple[str, list[str]], tmp_path: Path
+) -> None:
+    """A repository as users have it: the stack is docker-compose.yml (its server under the same fixed
+    container_name as the user's running copy), its own tests cannot import here, no option but the two."""
+    project, _ = user_stack
+    repo = tmp_path / "shopfloor"
+    shutil.copytree(REPO / "stack", repo / "stack")
+    text = COMPOSE.read_text().replace("  mlflow:\n    build:", f"  mlflow:\n    container_name: {USER_CONTAINER_NAME}\n    build:")
+    assert USER_CONTAINER_NAME in text
+    (repo / "docker-compose.yml").write_text(text)
+    (repo / "tests").mkdir()
+    (repo / "tests" / "test_app.py").write_text("import torch  # the CI runner has no torch\n")
+    before = containers(project)
+    result = subprocess.run([sys.executable, "-m", "pytest", "--smartmaint", "--smartmaint-only", "-p", "no:cacheprovider"],
+                            cwd=repo, capture_output=True, text=True, timeout=1200)
+    recorded(result.stdout + result.stderr)
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert f"compose files: {repo / 'docker-compose.yml'} (from compose's default files: docker-compose.yml)" in result.stdout
+    assert f"container_name dropped in the run's own stack, so it never meets yours (each stays a network alias): " \
+           f"mlflow ({USER_CONTAINER_NAME})" in result.stdout
+    assert "the project's own tests are not collected (--smartmaint-only)" in result.stdout
+    assert "test_app.py" not in result.stdout and "torch" not in result.stdout
+    assert "stack: own project smartmaint-" in result.stdout  # the live tier ran, on a stack of its own
+    summary = result.stdout.strip().splitlines()[-1]
+    assert " passed" in summary and "error" not in summary and "failed" not in summary, summary
+    assert containers(project) == before  # the user's containers: the same ids, start times, still running
+    assert USER_CONTAINER_NAME in "".join(before)

@@ -238,3 +238,52 @@ def test_dockerfiles_with_other_names_are_read(pytester: pytest.Pytester, stack:
         "--smartmaint-compose-file", "override.yml")
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()[-3000:]
     result.stdout.fnmatch_lines(["smartmaint::audio-deps[[]static-api[]] PASSED*"])
+
+
+def test_smartmaint_only_leaves_the_projects_own_tests_out(pytester: pytest.Pytester, stack: Path) -> None:
+    """In a user's repository: a test module that cannot import on this runner does not end the run."""
+    pytester.makeini("[pytest]\ntestpaths = tests\n")
+    (stack / "tests").mkdir()
+    (stack / "tests" / "test_app.py").write_text("import a_module_this_runner_lacks\n")
+    (stack / "tests" / "test_infra.py").write_text("def test_named_by_the_user(): pass\n")
+    plain = pytester.runpytest_inprocess("--smartmaint", "--smartmaint-static", "-p", "no:cacheprovider")
+    assert plain.ret == pytest.ExitCode.INTERRUPTED  # what users met: the collection error ends the run
+    only = pytester.runpytest_inprocess("--smartmaint", "--smartmaint-static", "--smartmaint-only", "-p", "no:cacheprovider")
+    assert only.ret == pytest.ExitCode.OK, only.stdout.str()[-3000:]
+    only.stdout.fnmatch_lines(["smartmaint: tier: static; *; the project's own tests are not collected (--smartmaint-only)",
+                               "smartmaint: reproduce with: * --smartmaint-only"])
+    assert "test_app" not in only.stdout.str() and only.parseoutcomes()["passed"] > 1
+    named = pytester.runpytest_inprocess("--smartmaint", "--smartmaint-static", "--smartmaint-only", "-p",
+                                         "no:cacheprovider", "-v", "tests/test_infra.py")
+    named.stdout.fnmatch_lines(["tests/test_infra.py::test_named_by_the_user PASSED*"])
+    assert named.ret == pytest.ExitCode.OK and "test_app" not in named.stdout.str()
+
+
+def test_smartmaint_only_needs_smartmaint(pytester: pytest.Pytester, stack: Path) -> None:
+    result = pytester.runpytest_inprocess("--smartmaint-only")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--smartmaint-only only takes effect with --smartmaint. Add --smartmaint to run the suite."])
+
+
+def test_container_names_are_dropped_in_the_runs_own_stack_and_stay_aliases(stack: Path) -> None:
+    """The generated override: a fixed container_name would meet the user's running copy of the stack."""
+    from pytest_smartmaint.live.isolation import isolate
+    from pytest_smartmaint.settings import Settings
+    from pytest_smartmaint.static.stack_model import build_model
+
+    (stack / "override.yml").write_text("services:\n  mlflow:\n    container_name: shop-mlflow\n"
+                                        "  api:\n    container_name: shop-api\n    networks: [default, front]\n"
+                                        "networks:\n  front: {}\n")
+    files = (stack / "docker-compose.test.yml", stack / "override.yml")
+    settings = Settings(compose_files=files, compose_files_source="test", static_only=False, project=None,
+                        keep=False, report=None)
+    isolation = isolate(build_model(settings), "smartmaint-0123456789")
+    try:
+        from pytest_smartmaint.static.compose import load_project
+
+        merged = load_project([*files, isolation.override])
+        assert {n: s.container_name for n, s in merged.services.items()} == dict.fromkeys(merged.services)
+        assert "shop-mlflow" in merged.service("mlflow").aliases
+        assert "shop-api" in merged.service("api").aliases and merged.service("api").networks == {"default", "front"}
+    finally:
+        isolation.remove()

@@ -8,6 +8,9 @@
 * Published ports are re-published on 127.0.0.1 with ephemeral host ports, so two runs,
   or a run beside the user's own stack, never collide. The MLflow server's port is published
   that way even when the compose file publishes none, so ``mlflow_client`` reaches it.
+* ``container_name`` is dropped: a fixed name exists once per engine, so the run's stack could not
+  start beside the user's own copy (or would be confused with it). The name stays a network alias
+  on each of the service's networks, so what reaches the service by that name still does.
 
 The redirection needs the engine to see this machine's filesystem; named volumes need no
 redirection (they belong to the run's own project and go with ``down --volumes``).
@@ -93,6 +96,12 @@ def _mount_yaml(mount: Mount, redirected: dict[str, Path]) -> str:
 
 def _service_override(service: Service, redirected: dict[str, Path], publish: int | None) -> list[str]:
     body: list[str] = []
+    if service.container_name:
+        body.append("    container_name: !reset null")
+        if not service.network_mode:
+            body.append("    networks:")
+            body += [f"      {json.dumps(n)}: {{aliases: [{json.dumps(service.container_name)}]}}"
+                     for n in sorted(service.networks)]
     if any(m.kind == "bind" and m.source in redirected for m in service.mounts):
         body.append("    volumes: !override")
         body += [f"      - {_mount_yaml(m, redirected)}" for m in service.mounts if m.declared_in == "volumes"]

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 pytest.register_assert_rewrite("pytest_smartmaint.checks")
 
 HELP_NEEDS_ON = "Only with --smartmaint."
-SMARTMAINT_OPTIONS = ("smartmaint_compose_files", "smartmaint_static", "smartmaint_project", "smartmaint_keep", "smartmaint_report")
+SMARTMAINT_OPTIONS = ("smartmaint_compose_files", "smartmaint_static", "smartmaint_project", "smartmaint_keep",
+                      "smartmaint_report", "smartmaint_only")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -37,6 +38,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help=f"Check this running compose project instead of starting one; never recreates or stops it. {HELP_NEEDS_ON}")
     group.addoption("--smartmaint-keep", action="store_true", dest="smartmaint_keep", default=False,
                     help=f"Leave the stack the plugin started running after the session. {HELP_NEEDS_ON}")
+    group.addoption("--smartmaint-only", action="store_true", dest="smartmaint_only", default=False,
+                    help="Run the built-in suite alone: nothing from testpaths or the rootdir is collected (test "
+                    f"files named on the command line still are). {HELP_NEEDS_ON}")
     group.addoption("--smartmaint-report", dest="smartmaint_report", metavar="PATH", type=report_path, default=None,
                     help=f"Write a JSON report, one record per check item. {HELP_NEEDS_ON}")
     parser.addini("smartmaint_compose_files", type="args", default=[],
@@ -76,6 +80,8 @@ def pytest_configure(config: pytest.Config) -> None:
     except SmartmaintError as exc:
         raise pytest.UsageError(f"pytest-smartmaint: {exc}") from None
     plugin = SmartmaintPlugin(config, settings, model, _take_node_id_args(config))
+    if settings.only:
+        _collect_only_named_paths(config)
     config.pluginmanager.register(plugin, "smartmaint-suite")
     from . import fixtures
     from .stack_provider import PROVIDER_KEY, StackProvider
@@ -107,6 +113,13 @@ def _take_node_id_args(config: pytest.Config) -> tuple[str, ...]:
     if ours:
         config.args[:] = [a for a in config.args if a not in ours]
     return ours
+
+
+def _collect_only_named_paths(config: pytest.Config) -> None:
+    """--smartmaint-only: the project's own tests (testpaths, the rootdir) are not collected, so a test
+    module that cannot import on this runner does not end the run; paths the user named still are."""
+    if config.args_source != pytest.Config.ArgsSource.ARGS:
+        config.args[:] = []
 
 
 class SmartmaintPlugin:
@@ -157,7 +170,7 @@ class SmartmaintPlugin:
 
     def pytest_report_header(self) -> list[str]:
         s, m = self.settings, self.model
-        files = ", ".join(str(f) for f in m.project.files) or "(compose defaults)"
+        files = ", ".join(str(f) for f in m.project.files) or "(none)"
         mode = (f"check running project {s.project} (read-mostly)" if s.project
                 else "static only, no containers" if s.static_only
                 else f"own project {self.project_name}, "
@@ -165,7 +178,8 @@ class SmartmaintPlugin:
         roles = m.roles
         lines = [
             f"smartmaint: compose files: {files} (from {s.compose_files_source})",
-            f"smartmaint: tier: {s.tier}; stack: {mode}",
+            f"smartmaint: tier: {s.tier}; stack: {mode}"
+            + ("; the project's own tests are not collected (--smartmaint-only)" if s.only else ""),
             "smartmaint: roles: " + "; ".join(
                 f"{role}={value or '-'} ({roles.sources.get(key, '')})" for role, key, value in (
                     ("server", "server", roles.server),
@@ -177,6 +191,10 @@ class SmartmaintPlugin:
                 )
             ),
         ]
+        named = {n: svc.container_name for n, svc in m.project.services.items() if svc.container_name}
+        if named and not (s.static_only or s.project):
+            lines.append("smartmaint: container_name dropped in the run's own stack, so it never meets yours (each "
+                         "stays a network alias): " + ", ".join(f"{n} ({c})" for n, c in sorted(named.items())))
         if m.server is not None:
             lines.append(
                 f"smartmaint: mlflow server: backend {m.server.backend_store_uri}; artifacts {m.server.artifact_mode} "

@@ -76,6 +76,7 @@ class Service:
     expose: tuple[int, ...] = ()  # `expose:` container ports
     healthcheck: tuple[str, ...] = ()  # the healthcheck's test, as compose gives it
     depends_conditions: Mapping[str, str] = field(default_factory=dict)  # depends_on target -> its condition
+    container_name: str | None = None  # a fixed name: one container per engine, whatever the project
 
     def declared_ports(self) -> tuple[int, ...]:
         """Container ports the compose file says the service listens on (`expose:`, `ports:`)."""
@@ -236,6 +237,7 @@ def _parse_service(name: str, spec: Mapping[str, Any], directory: Path) -> Servi
         healthcheck=tuple(str(t) for t in _as_list((spec.get("healthcheck") or {}).get("test"))),
         depends_conditions={str(k): str((v or {}).get("condition", "service_started")) for k, v in depends.items()}
         if isinstance(depends, dict) else {str(k): "service_started" for k in depends},
+        container_name=str(spec["container_name"]) if spec.get("container_name") else None,
     )
 
 
