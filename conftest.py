@@ -88,8 +88,10 @@ def executed(junit: Path, report: Path) -> Run:
 
 def grouped(junit: Path) -> bool:
     """Whether xdist's loadgroup mark took in this run (its suffix on the live items' node ids)."""
-    return any((case.get("name") or "").endswith(XDIST_GROUP_SUFFIX)
-               for case in ElementTree.parse(junit).getroot().iter("testcase"))
+    return any(
+        (case.get("name") or "").endswith(XDIST_GROUP_SUFFIX)
+        for case in ElementTree.parse(junit).getroot().iter("testcase")
+    )
 
 
 @pytest.fixture(scope="session")
@@ -111,8 +113,20 @@ def run_suite(out: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], 
     junitxml in ``out`` (report.json, junit.xml); ``args`` name the compose files and the rest."""
     out.mkdir(parents=True, exist_ok=True)
     report = out / "report.json"
-    command = [sys.executable, "-m", "pytest", "--smartmaint", "-m", "smartmaint", "-p", "no:cacheprovider",
-               "-rA", f"--smartmaint-report={report}", f"--junitxml={out / 'junit.xml'}", *args]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "--smartmaint",
+        "-m",
+        "smartmaint",
+        "-p",
+        "no:cacheprovider",
+        "-rA",
+        f"--smartmaint-report={report}",
+        f"--junitxml={out / 'junit.xml'}",
+        *args,
+    ]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=1800, check=False)
     recorded(result.stdout + result.stderr)
     return result, json.loads(report.read_text()) if report.exists() else []

@@ -36,8 +36,9 @@ AUDIO = ("api", "notebook_runner")
 
 
 def compose(project: str, *args: str) -> str:
-    result = subprocess.run(["docker", "compose", "-f", str(COMPOSE), "-p", project, *args],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        ["docker", "compose", "-f", str(COMPOSE), "-p", project, *args], capture_output=True, text=True, check=False
+    )
     if result.returncode != 0:
         sys.exit(f"docker compose {' '.join(args[:3])} failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
     return result.stdout
@@ -86,8 +87,23 @@ def floor(concurrent: bool = False) -> float:
 
 def suite() -> float:
     start = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "pytest", "--smartmaint", "-m", "smartmaint", "-p", "no:cacheprovider",
-                             "-q", f"--smartmaint-compose-file={COMPOSE}"], cwd=REPO, capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--smartmaint",
+            "-m",
+            "smartmaint",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            f"--smartmaint-compose-file={COMPOSE}",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     elapsed = time.perf_counter() - start
     if result.returncode != 0:
         sys.exit(f"the suite failed on the reference stack:\n{result.stdout[-3000:]}")

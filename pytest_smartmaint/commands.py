@@ -17,11 +17,17 @@ class CommandTimeout(SmartmaintError):
     """A command did not finish within its limit."""
 
 
-def run(argv: Sequence[str], *, timeout: float, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    argv: Sequence[str], *, timeout: float, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run ``argv``, capture its output as text, never raise on a non-zero exit."""
     try:
         return subprocess.run(
-            list(argv), capture_output=True, text=True, timeout=timeout, check=False,
+            list(argv),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
             env=dict(env) if env is not None else None,
         )
     except FileNotFoundError:

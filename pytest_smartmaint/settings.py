@@ -61,7 +61,9 @@ def report_path(value: str) -> Path:
     """argparse ``type=`` for --smartmaint-report: the directory must exist."""
     path = Path(value)
     if path.is_dir():
-        raise argparse.ArgumentTypeError(f"{value!r} is a directory; give a file path such as {value.rstrip('/')}/smartmaint.json")
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is a directory; give a file path such as {value.rstrip('/')}/smartmaint.json"
+        )
     if not path.absolute().parent.is_dir():
         raise argparse.ArgumentTypeError(f"the directory of {value!r} does not exist; create it first")
     return path

@@ -14,8 +14,13 @@ from pytest_smartmaint.static.stack_model import StackModel, build_model
 
 def settings_for(files: list[Path], **kwargs: object) -> Settings:
     return Settings(
-        compose_files=tuple(files), compose_files_source="test", static_only=True, project=None, keep=False,
-        report=None, **kwargs,  # type: ignore[arg-type]
+        compose_files=tuple(files),
+        compose_files_source="test",
+        static_only=True,
+        project=None,
+        keep=False,
+        report=None,
+        **kwargs,  # type: ignore[arg-type]
     )
 
 

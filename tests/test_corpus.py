@@ -28,14 +28,20 @@ def test_the_corpus_covers_enough_real_layouts() -> None:
 @pytest.mark.parametrize("case", CASES, ids=lambda p: p.name)
 def test_static_verdicts_agree_with_the_written_expectation(pytester: pytest.Pytester, case: Path) -> None:
     expected = tomllib.loads((case / "expected.toml").read_text(encoding="utf-8"))
-    files = [arg for name in expected.get("files", ["docker-compose.yml"])
-             for arg in (f"--smartmaint-compose-file={case / name}",)]
-    result = pytester.runpytest_inprocess("--smartmaint", "--smartmaint-static", "--smartmaint-report=report.json",
-                                          "-p", "no:cacheprovider", *files)
+    files = [
+        arg
+        for name in expected.get("files", ["docker-compose.yml"])
+        for arg in (f"--smartmaint-compose-file={case / name}",)
+    ]
+    result = pytester.runpytest_inprocess(
+        "--smartmaint", "--smartmaint-static", "--smartmaint-report=report.json", "-p", "no:cacheprovider", *files
+    )
     output = result.stdout.str() + result.stderr.str()
     assert "INTERNALERROR" not in output and "Traceback" not in output, output[-3000:]
     assert result.ret in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED), output[-3000:]
-    records = {f"{r['check']}[{r['tier']}-{r['subject']}]": r for r in json.loads((pytester.path / "report.json").read_text())}
+    records = {
+        f"{r['check']}[{r['tier']}-{r['subject']}]": r for r in json.loads((pytester.path / "report.json").read_text())
+    }
     verdicts: dict[str, str] = expected["verdicts"]
     # the case speaks for the checks it lists, and only for them: a new check is not asserted here
     listed = {name.partition("[")[0] for name in verdicts}

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import REPO, recorded
 
-USER_TESTS = '''
+USER_TESTS = """
 import urllib.request
 
 
@@ -48,7 +48,7 @@ def test_a_failing_command_names_the_service(smartmaint_stack):
 def test_the_static_model(smartmaint_model):
     assert smartmaint_model.roles.server == "mlflow"
     assert smartmaint_model.server.sqlite_path == "/mlflow_db/mlflow.db"
-'''
+"""
 
 
 def user_run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -56,8 +56,19 @@ def user_run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     project.mkdir(exist_ok=True)
     (project / "test_infra.py").write_text(USER_TESTS)
     files = ["--smartmaint-compose-file", str(REPO / "docker-compose.test.yml")] if "--smartmaint" in args else []
-    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rA", "-m", "not smartmaint", *files,
-               str(project / "test_infra.py"), *args]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-rA",
+        "-m",
+        "not smartmaint",
+        *files,
+        str(project / "test_infra.py"),
+        *args,
+    ]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=1200, check=False)
     recorded(result.stdout + result.stderr)
     return result
@@ -69,13 +80,18 @@ def user_run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_users_own_tests_run_on_the_stack_through_the_fixtures(tmp_path: Path, xdist: tuple[str, ...]) -> None:
     result = user_run(tmp_path, "--smartmaint", *xdist)
     assert result.returncode == 1, result.stdout[-4000:]
-    outcomes = {line.split()[1].split("::")[-1]: line.split()[0] for line in result.stdout.splitlines()
-                if line.startswith(("PASSED ", "FAILED ", "ERROR ", "SKIPPED "))}
-    assert outcomes == {"test_the_registry_answers_through_mlflow_client": "PASSED",
-                        "test_the_ml_image_has_libsndfile": "PASSED",
-                        "test_the_server_is_published_and_commands_run": "PASSED",
-                        "test_a_failing_command_names_the_service": "FAILED",
-                        "test_the_static_model": "PASSED"}, result.stdout[-4000:]
+    outcomes = {
+        line.split()[1].split("::")[-1]: line.split()[0]
+        for line in result.stdout.splitlines()
+        if line.startswith(("PASSED ", "FAILED ", "ERROR ", "SKIPPED "))
+    }
+    assert outcomes == {
+        "test_the_registry_answers_through_mlflow_client": "PASSED",
+        "test_the_ml_image_has_libsndfile": "PASSED",
+        "test_the_server_is_published_and_commands_run": "PASSED",
+        "test_a_failing_command_names_the_service": "FAILED",
+        "test_the_static_model": "PASSED",
+    }, result.stdout[-4000:]
     assert "CommandFailed: `echo nope >&2; exit 3` in service notebook_runner exited 3:" in result.stdout
     assert "nope" in result.stdout
 

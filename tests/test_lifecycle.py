@@ -25,8 +25,22 @@ COMPOSE = REPO / "docker-compose.test.yml"
 
 
 def command(*args: str, variant: Path | None = None) -> list[str]:
-    files = ["--smartmaint-compose-file", str(COMPOSE)] + (["--smartmaint-compose-file", str(variant)] if variant else [])
-    return [sys.executable, "-m", "pytest", "--smartmaint", "-m", "smartmaint", "-p", "no:cacheprovider", "-rA", *files, *args]
+    files = ["--smartmaint-compose-file", str(COMPOSE)] + (
+        ["--smartmaint-compose-file", str(variant)] if variant else []
+    )
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        "--smartmaint",
+        "-m",
+        "smartmaint",
+        "-p",
+        "no:cacheprovider",
+        "-rA",
+        *files,
+        *args,
+    ]
 
 
 def run(*args: str, variant: Path | None = None, timeout: float = 1200) -> subprocess.CompletedProcess[str]:
@@ -36,8 +50,12 @@ def run(*args: str, variant: Path | None = None, timeout: float = 1200) -> subpr
 
 
 def running_projects(prefix: str = "smartmaint-") -> set[str]:
-    out = subprocess.run(["docker", "ps", "--format", '{{.Label "com.docker.compose.project"}} {{.Status}}'],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["docker", "ps", "--format", '{{.Label "com.docker.compose.project"}} {{.Status}}'],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return {line.split()[0] for line in out.splitlines() if line.startswith(prefix) and "(healthy)" in line}
 
 
@@ -54,7 +72,9 @@ def wait_for_healthy_stack(process: subprocess.Popen[str], timeout: float = 600)
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_interrupted_run_tears_the_stack_down(sig: signal.Signals) -> None:
-    process = subprocess.Popen(command("-k", "live"), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        command("-k", "live"), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         project = wait_for_healthy_stack(process)
         process.send_signal(sig)
@@ -77,11 +97,16 @@ def test_build_failure_names_the_step_and_leaves_nothing() -> None:
 
 
 def test_crash_looping_server_is_named_with_its_log() -> None:
-    result = run("-k", "live and mlflow-reachable", "-o", "smartmaint_startup_timeout=30", variant=VARIANTS / "crash-loop.yml")
+    result = run(
+        "-k", "live and mlflow-reachable", "-o", "smartmaint_startup_timeout=30", variant=VARIANTS / "crash-loop.yml"
+    )
     assert result.returncode == 1, result.stdout[-3000:]
     # the inspect may catch the loop waiting to restart or running again: both are named a crash loop
-    assert re.search(r"-mlflow-1: status (restarting, exit code 2|running again \(it exited at [\d:]+ and was restarted\)), restarts \d+   <- crash loop", result.stdout), (
-        result.stdout[-3000:])
+    assert re.search(
+        r"-mlflow-1: status (restarting, exit code 2|running again \(it exited at [\d:]+ and was restarted\)), "
+        r"restarts \d+   <- crash loop",
+        result.stdout,
+    ), result.stdout[-3000:]
     assert "Also wrong in the files" not in result.stdout  # the variant breaks the port only: nothing else is blamed
     assert "Error: Invalid value for '--port' / '-p': 'not-a-port' is not a valid integer." in result.stdout
 
@@ -90,8 +115,11 @@ def test_too_little_engine_disk_stops_before_anything_is_built() -> None:
     result = run("-k", "live and (engine-resources or mlflow-reachable)", "-o", "smartmaint_min_free_gb=100000")
     assert result.returncode == 1, result.stdout[-3000:]
     first = result.stdout.split("ERROR at setup of smartmaint::engine-resources[live-engine]")[1]
-    assert re.search(r"nothing was built: the Docker engine has [\d.]+ GB free on its data root \S+, under the "
-                     r"100000 GB limit \(ini smartmaint_min_free_gb\)", first), first[:2000]
+    assert re.search(
+        r"nothing was built: the Docker engine has [\d.]+ GB free on its data root \S+, under the "
+        r"100000 GB limit \(ini smartmaint_min_free_gb\)",
+        first,
+    ), first[:2000]
     assert "pytest-smartmaint prunes nothing" in first and "docker builder prune" in first
     assert "the diagnosis is reported once, at smartmaint::engine-resources[live-engine]" in result.stdout
     assert "Building" not in result.stdout + result.stderr and "Traceback" not in result.stdout
@@ -99,7 +127,9 @@ def test_too_little_engine_disk_stops_before_anything_is_built() -> None:
 
 def test_no_engine_is_one_clear_error() -> None:
     env = {**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"}
-    result = subprocess.run(command("-k", "mlflow-reachable"), cwd=REPO, capture_output=True, text=True, env=env, timeout=120)
+    result = subprocess.run(
+        command("-k", "mlflow-reachable"), cwd=REPO, capture_output=True, text=True, env=env, timeout=120
+    )
     recorded(result.stdout)
     assert result.returncode == 1
     assert "no Docker engine is reachable" in result.stdout and "DOCKER_HOST" in result.stdout
@@ -110,8 +140,10 @@ def test_no_engine_is_one_clear_error() -> None:
 def snapshot(directory: Path) -> dict[str, tuple[str, int, int, int]]:
     return {
         str(p.relative_to(directory)): (
-            hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir", p.stat().st_mtime_ns,
-            p.stat().st_mode, p.stat().st_uid,
+            hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir",
+            p.stat().st_mtime_ns,
+            p.stat().st_mode,
+            p.stat().st_uid,
         )
         for p in sorted(directory.rglob("*"))
     } | {".": ("dir", directory.stat().st_mtime_ns, directory.stat().st_mode, directory.stat().st_uid)}
@@ -128,8 +160,10 @@ def user_data_override(tmp_path: Path) -> Path:
         os.chown(path, 1000, 1000)
     override = tmp_path / "user-data.yml"
     override.write_text(
-        (VARIANTS / "bind-mounts.yml").read_text()
-        .replace("./mlflow_db:", f"{db}:").replace("./mlflow_data:", f"{data}:")
+        (VARIANTS / "bind-mounts.yml")
+        .read_text()
+        .replace("./mlflow_db:", f"{db}:")
+        .replace("./mlflow_data:", f"{data}:")
     )
     return override
 
@@ -140,8 +174,16 @@ def test_user_data_is_untouched_and_fixed_ports_do_not_collide(tmp_path: Path) -
     overrides = [user_data_override(first), user_data_override(second)]
     before = [snapshot(d / name) for d in (first, second) for name in ("mlflow_data", "mlflow_db")]
     # two runs side by side: both publish 8000:8000 in the compose files, neither may collide
-    processes = [subprocess.Popen(command("-k", "live and (volume-paths or sqlite-backend or uid-mapping)", variant=o),
-                                  cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for o in overrides]
+    processes = [
+        subprocess.Popen(
+            command("-k", "live and (volume-paths or sqlite-backend or uid-mapping)", variant=o),
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for o in overrides
+    ]
     outputs = [recorded(p.communicate(timeout=1200)[0]) for p in processes]
     for process, output in zip(processes, outputs, strict=True):
         assert process.returncode == 0, output[-4000:]
@@ -164,8 +206,18 @@ def test_keep_leaves_the_stack_and_says_how_to_remove_it() -> None:
 def test_xdist_run_brings_the_stack_up_once() -> None:
     # watch the engine's events while the run goes on: every stack brought up creates one network
     watcher = subprocess.Popen(
-        ["docker", "events", "--filter", "type=network", "--filter", "event=create", "--format", "{{.Actor.Attributes.name}}"],
-        stdout=subprocess.PIPE, text=True,
+        [
+            "docker",
+            "events",
+            "--filter",
+            "type=network",
+            "--filter",
+            "event=create",
+            "--format",
+            "{{.Actor.Attributes.name}}",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         time.sleep(1)  # the watcher is subscribed before the run starts
@@ -177,8 +229,10 @@ def test_xdist_run_brings_the_stack_up_once() -> None:
     assert result.returncode == 0, result.stdout[-4000:]
     assert len(created) == 1, created
     # the recreate runs only where the live items really share one worker; else it says why it did not
-    assert ("PASSED smartmaint::sqlite-backend[live-mlflow-restart-recreate]" in result.stdout
-            or "the live items are not in one xdist worker" in result.stdout), result.stdout[-3000:]
+    assert (
+        "PASSED smartmaint::sqlite-backend[live-mlflow-restart-recreate]" in result.stdout
+        or "the live items are not in one xdist worker" in result.stdout
+    ), result.stdout[-3000:]
 
 
 USER_CONTAINER_NAME = "shopfloor-mlflow"
@@ -194,19 +248,42 @@ def user_stack(docker_engine: None) -> object:
     compose = ["docker", "compose", "-f", str(COMPOSE), "-f", str(VARIANTS / "user-container-name.yml"), "-p", project]
     subprocess.run([*compose, "up", "-d", "--wait"], check=True, capture_output=True, timeout=600)
     try:
-        subprocess.run([*compose, "exec", "-T", "notebook_runner", "python3", "-c", REGISTER_MODEL,
-                        json.dumps({"name": "fraud-detector", "experiment": "production"})],
-                       check=True, capture_output=True, timeout=300)
+        subprocess.run(
+            [
+                *compose,
+                "exec",
+                "-T",
+                "notebook_runner",
+                "python3",
+                "-c",
+                REGISTER_MODEL,
+                json.dumps({"name": "fraud-detector", "experiment": "production"}),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
         yield project, compose
     finally:
         subprocess.run([*compose, "down", "--volumes", "--remove-orphans", "--timeout", "5"], capture_output=True)
 
 
 def containers(project: str) -> dict[str, str]:
-    out = subprocess.run(["docker", "ps", "--filter", f"label=com.docker.compose.project={project}",
-                          "--format", "{{.Names}}"], capture_output=True, text=True, check=True).stdout.split()
-    return {name: subprocess.run(["docker", "inspect", "--format", "{{.Id}} {{.State.StartedAt}} {{.State.Status}}", name],
-                                 capture_output=True, text=True, check=True).stdout.strip() for name in out}
+    out = subprocess.run(
+        ["docker", "ps", "--filter", f"label=com.docker.compose.project={project}", "--format", "{{.Names}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return {
+        name: subprocess.run(
+            ["docker", "inspect", "--format", "{{.Id}} {{.State.StartedAt}} {{.State.Status}}", name],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for name in out
+    }
 
 
 def test_reuse_mode_checks_a_running_stack_without_touching_it(user_stack: tuple[str, list[str]]) -> None:
@@ -219,9 +296,19 @@ def test_reuse_mode_checks_a_running_stack_without_touching_it(user_stack: tuple
     assert "PASSED smartmaint::model-load[live-api-registry]" in result.stdout  # fraud-detector loads in the api
     assert "PASSED smartmaint::stale-image[live-mlflow]" in result.stdout  # built from the files as they are
     names = subprocess.run(
-        [*compose, "exec", "-T", "notebook_runner", "python3", "-c",
-         "from mlflow import MlflowClient; print([m.name for m in MlflowClient().search_registered_models()])"],
-        capture_output=True, text=True, check=True).stdout
+        [
+            *compose,
+            "exec",
+            "-T",
+            "notebook_runner",
+            "python3",
+            "-c",
+            "from mlflow import MlflowClient; print([m.name for m in MlflowClient().search_registered_models()])",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "fraud-detector" in names and "smartmaint-smoke" not in names
 
 
@@ -233,7 +320,9 @@ def test_reuse_mode_names_an_image_older_than_its_files(user_stack: tuple[str, l
     with (context / "api.py").open("a") as api:
         api.write("# changed after the image was built\n")
     dockerfile = context / "Dockerfile"
-    dockerfile.write_text(dockerfile.read_text().replace("NUMBA_CACHE_DIR=/tmp/numba\n", "NUMBA_CACHE_DIR=/tmp/numba-cache\n"))
+    dockerfile.write_text(
+        dockerfile.read_text().replace("NUMBA_CACHE_DIR=/tmp/numba\n", "NUMBA_CACHE_DIR=/tmp/numba-cache\n")
+    )
     override = tmp_path / "changed.yml"
     override.write_text(f"services:\n  api:\n    build:\n      context: {context}\n")
     before = containers(project)
@@ -241,8 +330,11 @@ def test_reuse_mode_names_an_image_older_than_its_files(user_stack: tuple[str, l
     assert result.returncode == 1, result.stdout[-3000:]
     assert containers(project) == before
     message = result.stdout.split("_ smartmaint::stale-image[live-api] _")[1]
-    assert re.search(r"api runs an image built \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \([0-9a-f]{12}, "
-                     r"smartmaint-reference/ml:latest\) that is older than its files:", message), message[:1500]
+    assert re.search(
+        r"api runs an image built \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \([0-9a-f]{12}, "
+        r"smartmaint-reference/ml:latest\) that is older than its files:",
+        message,
+    ), message[:1500]
     assert "- ENV NUMBA_CACHE_DIR: the Dockerfile says '/tmp/numba-cache', the image has '/tmp/numba'" in message
     assert f"- api.py: the build context's {context / 'api.py'} differs from /app/api.py in the container" in message
     assert f"docker compose -p {project} up -d --build api" in message
@@ -254,19 +346,38 @@ def test_reuse_mode_under_xdist_runs_the_same_items_and_leaves_no_smoke_model(
 ) -> None:
     project, compose = user_stack
     runs = {}
-    for mode, args in (("no-xdist", ()), ("loadgroup", ("-n", "2", "--dist", "loadgroup")),
-                       ("load", ("-n", "2", "--dist", "load"))):
+    for mode, args in (
+        ("no-xdist", ()),
+        ("loadgroup", ("-n", "2", "--dist", "loadgroup")),
+        ("load", ("-n", "2", "--dist", "load")),
+    ):
         report, junit = tmp_path / f"{mode}.json", tmp_path / f"{mode}.xml"
-        result = run("-k", "live", f"--smartmaint-project={project}", f"--smartmaint-report={report}",
-                     f"--junitxml={junit}", *args)
+        result = run(
+            "-k",
+            "live",
+            f"--smartmaint-project={project}",
+            f"--smartmaint-report={report}",
+            f"--junitxml={junit}",
+            *args,
+        )
         assert result.returncode == 0, (mode, result.stdout[-3000:])
         runs[mode] = executed(junit, report)
     assert runs["no-xdist"][0]  # (the ids' agreement with the records is asserted by executed())
     assert runs["loadgroup"] == runs["no-xdist"] and runs["load"] == runs["no-xdist"]
     names = subprocess.run(
-        [*compose, "exec", "-T", "notebook_runner", "python3", "-c",
-         "from mlflow import MlflowClient; print([m.name for m in MlflowClient().search_registered_models()])"],
-        capture_output=True, text=True, check=True).stdout
+        [
+            *compose,
+            "exec",
+            "-T",
+            "notebook_runner",
+            "python3",
+            "-c",
+            "from mlflow import MlflowClient; print([m.name for m in MlflowClient().search_registered_models()])",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "fraud-detector" in names and "smartmaint-smoke" not in names  # each worker removed its own smoke model
 
 
@@ -278,19 +389,31 @@ def test_first_contact_in_a_users_repository_beside_their_running_stack(
     project, _ = user_stack
     repo = tmp_path / "shopfloor"
     shutil.copytree(REPO / "stack", repo / "stack")
-    text = COMPOSE.read_text().replace("  mlflow:\n    build:", f"  mlflow:\n    container_name: {USER_CONTAINER_NAME}\n    build:")
+    text = COMPOSE.read_text().replace(
+        "  mlflow:\n    build:", f"  mlflow:\n    container_name: {USER_CONTAINER_NAME}\n    build:"
+    )
     assert USER_CONTAINER_NAME in text
     (repo / "docker-compose.yml").write_text(text)
     (repo / "tests").mkdir()
     (repo / "tests" / "test_app.py").write_text("import torch  # the CI runner has no torch\n")
     before = containers(project)
-    result = subprocess.run([sys.executable, "-m", "pytest", "--smartmaint", "--smartmaint-only", "-p", "no:cacheprovider"],
-                            cwd=repo, capture_output=True, text=True, timeout=1200)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--smartmaint", "--smartmaint-only", "-p", "no:cacheprovider"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     recorded(result.stdout + result.stderr)
     assert result.returncode == 0, result.stdout[-4000:]
-    assert f"compose files: {repo / 'docker-compose.yml'} (from compose's default files: docker-compose.yml)" in result.stdout
-    assert f"container_name dropped in the run's own stack, so it never meets yours (each stays a network alias): " \
-           f"mlflow ({USER_CONTAINER_NAME})" in result.stdout
+    assert (
+        f"compose files: {repo / 'docker-compose.yml'} (from compose's default files: docker-compose.yml)"
+        in result.stdout
+    )
+    assert (
+        f"container_name dropped in the run's own stack, so it never meets yours (each stays a network alias): "
+        f"mlflow ({USER_CONTAINER_NAME})" in result.stdout
+    )
     assert "the project's own tests are not collected (--smartmaint-only)" in result.stdout
     assert "test_app.py" not in result.stdout and "torch" not in result.stdout
     assert "stack: own project smartmaint-" in result.stdout  # the live tier ran, on a stack of its own

@@ -15,8 +15,9 @@ from conftest import REPO, STACKS, VARIANTS, Records, ReferenceRun, run_suite
 pytestmark = [pytest.mark.live, pytest.mark.usefixtures("no_leftovers")]
 
 
-def smartmaint(tmp_path: Path, *args: str, variants: tuple[str, ...] = (),
-               stack: Path | None = None) -> tuple[subprocess.CompletedProcess[str], Records]:
+def smartmaint(
+    tmp_path: Path, *args: str, variants: tuple[str, ...] = (), stack: Path | None = None
+) -> tuple[subprocess.CompletedProcess[str], Records]:
     files = ["--smartmaint-compose-file", str(stack or "docker-compose.test.yml")]
     if stack is not None:  # the ini's test service is the reference stack's
         files += ["-o", "smartmaint_test_services="]
@@ -50,72 +51,114 @@ def test_reference_stack_passes_every_check(reference_run: ReferenceRun) -> None
 @pytest.fixture(scope="module")
 def ml_image(docker_engine: None) -> None:
     """The no-resampy variant builds FROM the reference ML image: make sure it exists."""
-    subprocess.run(["docker", "compose", "-f", "docker-compose.test.yml", "build", "-q", "notebook_runner"],
-                   cwd=REPO, check=True, capture_output=True, timeout=1800)
+    subprocess.run(
+        ["docker", "compose", "-f", "docker-compose.test.yml", "build", "-q", "notebook_runner"],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        timeout=1800,
+    )
 
 
 # variant -> {failing live item: fragments its message must contain}; every other live item passes.
 VARIANTS_LIVE = {
     "api-store-elsewhere.yml": {
-        "volume-paths[mlflow_data]": ["api              /app/mlruns  <- differs", "was not found by: api",
-                                      "service api:\n    volumes:\n      - mlflow_data:/mlruns"],
-        "model-load[api]": ["that directory does not exist in api", "api: it mounts mlflow_data at /app/mlruns.",
-                            "Fix, in service api:\n    volumes:\n      - mlflow_data:/mlruns"],
+        "volume-paths[mlflow_data]": [
+            "api              /app/mlruns  <- differs",
+            "was not found by: api",
+            "service api:\n    volumes:\n      - mlflow_data:/mlruns",
+        ],
+        "model-load[api]": [
+            "that directory does not exist in api",
+            "api: it mounts mlflow_data at /app/mlruns.",
+            "Fix, in service api:\n    volumes:\n      - mlflow_data:/mlruns",
+        ],
     },
     "trainer-without-store.yml": {
-        "volume-paths[mlflow_data]": ["notebook_runner  (not mounted)  <- differs", "was not found by: notebook_runner"],
-        "model-load[api]": ["but notebook_runner does not: the artifacts notebook_runner logged stayed inside its own container",
-                            "Fix, in service notebook_runner:\n    volumes:\n      - mlflow_data:/mlruns"],
+        "volume-paths[mlflow_data]": [
+            "notebook_runner  (not mounted)  <- differs",
+            "was not found by: notebook_runner",
+        ],
+        "model-load[api]": [
+            "but notebook_runner does not: the artifacts notebook_runner logged stayed inside its own container",
+            "Fix, in service notebook_runner:\n    volumes:\n      - mlflow_data:/mlruns",
+        ],
     },
     "uid-mismatch.yml": {
-        "uid-mapping[mlflow_data]": ["api              mlflow_data -> /mlruns  runs as 1001:1001",
-                                     "api (1001:1001) cannot rewrite the file mlflow created", 'user: "1000:1000"'],
+        "uid-mapping[mlflow_data]": [
+            "api              mlflow_data -> /mlruns  runs as 1001:1001",
+            "api (1001:1001) cannot rewrite the file mlflow created",
+            'user: "1000:1000"',
+        ],
         "model-load[api]": ["api (uid 1001:1001) cannot write the model's directory /mlruns/", "registered_model_meta"],
     },
     "sqlite-unmounted.yml": {
         "sqlite-backend[mlflow-restart-recreate]": [
-            "The registry lost smartmaint-smoke-", "after a forced recreate of mlflow", "HTTP 404",
-            "the file is /tmp/mlflow.db, on no mount", "- ./mlflow_db:/mlflow_db"],
+            "The registry lost smartmaint-smoke-",
+            "after a forced recreate of mlflow",
+            "HTTP 404",
+            "the file is /tmp/mlflow.db, on no mount",
+            "- ./mlflow_db:/mlflow_db",
+        ],
     },
     "consumer-store-read-only.yml": {
-        "model-load[api]": ["cannot write the model's directory /mlruns/", "(mounted read-only)",
-                            "api: it mounts mlflow_data at /mlruns read-only."],
+        "model-load[api]": [
+            "cannot write the model's directory /mlruns/",
+            "(mounted read-only)",
+            "api: it mounts mlflow_data at /mlruns read-only.",
+        ],
     },
     "tracking-uri-wrong-port.yml": {  # MLflow's retries are bounded: this fails as fast as the reference passes
-        "mlflow-reachable[api]": ["api cannot reach mlflow: GET http://mlflow:5001/api/2.0/mlflow/experiments/search",
-                                  "Connection refused", "Expected: MLFLOW_TRACKING_URI: http://mlflow:5000"],
+        "mlflow-reachable[api]": [
+            "api cannot reach mlflow: GET http://mlflow:5001/api/2.0/mlflow/experiments/search",
+            "Connection refused",
+            "Expected: MLFLOW_TRACKING_URI: http://mlflow:5000",
+        ],
         "model-load[api]": ["the registry is unreachable from api", "Connection refused", "See mlflow-reachable"],
     },
     "redis-own-network.yml": {
         "depends-reachable[api->redis]": [
-            "api cannot resolve the name redis: socket.gaierror", "They share no network (api: default; redis: datastore)",
-            "Fix, in service api, join a network of redis:\n    networks:\n      - datastore\n      - default"],
+            "api cannot resolve the name redis: socket.gaierror",
+            "They share no network (api: default; redis: datastore)",
+            "Fix, in service api, join a network of redis:\n    networks:\n      - datastore\n      - default",
+        ],
     },
     "redis-loopback-only.yml": {
         "depends-reachable[api->redis]": [
-            "api cannot reach redis (", "redis:6379  refused  listens at 127.0.0.1",
-            "redis listens on 6379 only at 127.0.0.1, so other containers are refused"],
+            "api cannot reach redis (",
+            "redis:6379  refused  listens at 127.0.0.1",
+            "redis listens on 6379 only at 127.0.0.1, so other containers are refused",
+        ],
     },
     "test-image-without-pytest.yml": {
         "test-deps[notebook_runner]": [
-            "the tests cannot run in notebook_runner:", "- pytest does not import: ModuleNotFoundError: No module named 'pytest'",
-            "- pytest-timeout: not installed", "declared in requirements-test.txt"],
+            "the tests cannot run in notebook_runner:",
+            "- pytest does not import: ModuleNotFoundError: No module named 'pytest'",
+            "- pytest-timeout: not installed",
+            "declared in requirements-test.txt",
+        ],
     },
     "no-resampy.yml": {
-        "audio-deps[api]": ["The audio stack does not import in api:", "resampy: ModuleNotFoundError: No module named 'resampy'",
-                            "Fix: add resampy to the dependency file"],
+        "audio-deps[api]": [
+            "The audio stack does not import in api:",
+            "resampy: ModuleNotFoundError: No module named 'resampy'",
+            "Fix: add resampy to the dependency file",
+        ],
     },
     "no-allowed-hosts.yml": {
         f"mlflow-reachable[{client}]": [
             f"mlflow refuses {client}: GET http://mlflow:5000/api/2.0/mlflow/experiments/search",
             'HTTP 403 "Invalid Host header - possible DNS rebinding attack detected" (while /health answers 200)',
-            "command: mlflow server ... --allowed-hosts mlflow:5000,localhost:*,127.0.0.1:*"]
+            "command: mlflow server ... --allowed-hosts mlflow:5000,localhost:*,127.0.0.1:*",
+        ]
         for client in ("api", "notebook_runner")
-    } | {
+    }
+    | {
         # the smoke model cannot even be registered: every consumer says so, naming the trainer
         f"model-load[{consumer}]": ["could not be trained and registered from notebook_runner", "403"]
         for consumer in ("api", "notebook_runner")
-    } | {"sqlite-backend[mlflow-restart-recreate]": ["the smoke model could not be registered"]},
+    }
+    | {"sqlite-backend[mlflow-restart-recreate]": ["the smoke model could not be registered"]},
 }
 
 
@@ -125,8 +168,11 @@ VARIANT_GROUPS = [
     # (no-resampy builds FROM the image notebook_runner builds: test-image-without-pytest would change it)
     ("sqlite-unmounted.yml", "redis-own-network.yml", "no-resampy.yml"),
     ("uid-mismatch.yml", "redis-loopback-only.yml", "test-image-without-pytest.yml"),
-    ("api-store-elsewhere.yml",), ("trainer-without-store.yml",), ("consumer-store-read-only.yml",),
-    ("tracking-uri-wrong-port.yml",), ("no-allowed-hosts.yml",),
+    ("api-store-elsewhere.yml",),
+    ("trainer-without-store.yml",),
+    ("consumer-store-read-only.yml",),
+    ("tracking-uri-wrong-port.yml",),
+    ("no-allowed-hosts.yml",),
 ]
 
 
@@ -158,8 +204,9 @@ def test_broken_variant_fails_exactly_its_checks_with_the_diagnosis(
 
 
 def test_stack_that_never_gets_healthy_is_reported_and_torn_down(tmp_path: Path) -> None:
-    result, records = smartmaint(tmp_path, "-k", "live", "-o", "smartmaint_startup_timeout=30",
-                                 variants=("never-healthy.yml",))
+    result, records = smartmaint(
+        tmp_path, "-k", "live", "-o", "smartmaint_startup_timeout=30", variants=("never-healthy.yml",)
+    )
     assert result.returncode == 1, result.stdout[-4000:]
     assert {r["outcome"] for r in records} == {"error"}
     message = records[0]["message"]
@@ -177,15 +224,18 @@ def test_one_shot_trainer_is_probed_with_compose_run(tmp_path: Path, reference_r
 
 def test_a_server_that_cannot_open_its_db_is_diagnosed_by_cause_once(tmp_path: Path) -> None:
     """A root-owned fresh volume under a server running as 1000:1000: the cause, not the SQLAlchemy traceback."""
-    result, records = smartmaint(tmp_path, "-k", "live", "-o", "smartmaint_startup_timeout=30",
-                                 variants=("db-dir-root-owned.yml",))
+    result, records = smartmaint(
+        tmp_path, "-k", "live", "-o", "smartmaint_startup_timeout=30", variants=("db-dir-root-owned.yml",)
+    )
     assert result.returncode == 1, result.stdout[-4000:]
     assert {r["outcome"] for r in records} == {"error"}
     full = [r for r in records if "Cause:" in r["message"]]
     assert len(full) == 1, [r["message"][:200] for r in records]
     message = full[0]["message"]
-    assert ("Cause: mlflow runs as 1000:1000, but the directory of its SQLite backend /var/lib/mlflow (on the named "
-            "volume mlflow_state) is owned by 0:0 with mode 755") in message
+    assert (
+        "Cause: mlflow runs as 1000:1000, but the directory of its SQLite backend /var/lib/mlflow (on the named "
+        "volume mlflow_state) is owned by 0:0 with mode 755"
+    ) in message
     assert "RUN mkdir -p /var/lib/mlflow && chown 1000:1000 /var/lib/mlflow" in message
     first = f"smartmaint::{full[0]['check']}[live-{full[0]['subject']}]"
     assert all(f"the diagnosis is reported once, at {first}" in r["message"] for r in records if r is not full[0])
@@ -199,15 +249,37 @@ def test_an_image_only_stack_takes_roles_from_its_containers(tmp_path: Path) -> 
     assert result.returncode == 0, result.stdout[-4000:]
     assert "trainer=- (from the running containers: first client with mlflow and scikit-learn" in result.stdout
     live = {f"{r['check']}[{r['subject']}]": r for r in records if r["tier"] == "live"}
-    expected = dict.fromkeys(["volume-paths[artifacts]", "volume-paths[registry]", "uid-mapping[artifacts]",
-                              "mlflow-reachable[inference]", "mlflow-reachable[jobs]", "audio-deps[inference]",
-                              "audio-deps[jobs]", "model-load[inference]", "model-load[jobs]",
-                              "sqlite-backend[tracking]", "sqlite-backend[tracking-restart-recreate]",
-                              "engine-resources[engine]", "depends-reachable[inference->tracking]",
-                              "depends-reachable[jobs->tracking]"], "passed")
-    expected |= dict.fromkeys(["audio-deps[tracking]", "model-load[inference-registry]", "model-load[jobs-registry]",
-                               "stale-image[inference]", "stale-image[jobs]", "stale-image[tracking]",
-                               "test-deps[n/a]"], "skipped")
+    expected = dict.fromkeys(
+        [
+            "volume-paths[artifacts]",
+            "volume-paths[registry]",
+            "uid-mapping[artifacts]",
+            "mlflow-reachable[inference]",
+            "mlflow-reachable[jobs]",
+            "audio-deps[inference]",
+            "audio-deps[jobs]",
+            "model-load[inference]",
+            "model-load[jobs]",
+            "sqlite-backend[tracking]",
+            "sqlite-backend[tracking-restart-recreate]",
+            "engine-resources[engine]",
+            "depends-reachable[inference->tracking]",
+            "depends-reachable[jobs->tracking]",
+        ],
+        "passed",
+    )
+    expected |= dict.fromkeys(
+        [
+            "audio-deps[tracking]",
+            "model-load[inference-registry]",
+            "model-load[jobs-registry]",
+            "stale-image[inference]",
+            "stale-image[jobs]",
+            "stale-image[tracking]",
+            "test-deps[n/a]",
+        ],
+        "skipped",
+    )
     assert {n: live[n]["outcome"] for n in expected} == expected  # (the run passed: nothing else failed)
     assert "its container has no librosa: not an audio service" in live["audio-deps[tracking]"]["message"]
     static = {f"{r['check']}[{r['subject']}]": r for r in records if r["tier"] == "static"}
@@ -220,11 +292,22 @@ def test_a_proxied_artifact_stack_needs_no_client_mounts(tmp_path: Path) -> None
     assert result.returncode == 0, result.stdout[-4000:]
     outcomes = {f"{r['tier']}:{r['check']}[{r['subject']}]": r["outcome"] for r in records}
     assert outcomes["static:volume-paths[artifact-root]"] == "skipped"
-    assert {n for n, o in outcomes.items() if o == "skipped" and n.split(":")[1].partition("[")[0] in {
-        "volume-paths", "lock-consistency", "model-load", "stale-image", "test-deps"}} == {
-        "static:volume-paths[artifact-root]", "static:lock-consistency[n/a]",
-        "live:model-load[serve-registry]", "live:model-load[train-registry]",
-        "live:stale-image[registry]", "live:stale-image[serve]", "live:stale-image[train]",
-        "static:test-deps[n/a]", "live:test-deps[n/a]"}
+    assert {
+        n
+        for n, o in outcomes.items()
+        if o == "skipped"
+        and n.split(":")[1].partition("[")[0]
+        in {"volume-paths", "lock-consistency", "model-load", "stale-image", "test-deps"}
+    } == {
+        "static:volume-paths[artifact-root]",
+        "static:lock-consistency[n/a]",
+        "live:model-load[serve-registry]",
+        "live:model-load[train-registry]",
+        "live:stale-image[registry]",
+        "live:stale-image[serve]",
+        "live:stale-image[train]",
+        "static:test-deps[n/a]",
+        "live:test-deps[n/a]",
+    }
     assert {o for o in outcomes.values()} == {"passed", "skipped"}
     assert outcomes["live:model-load[serve]"] == "passed"  # loaded through the server: no mount at all

@@ -22,15 +22,27 @@ from typing import Any
 import pytest
 
 from pytest_smartmaint.live import probes
-from pytest_smartmaint.live.facts import (
-    AudioRoundTrip, LoadLayer, ModelLoad, Reach, ServerFacts, ServiceFacts, parse_listeners,
-)
 from pytest_smartmaint.live.compose_runner import PROBE_ENV
+from pytest_smartmaint.live.facts import (
+    AudioRoundTrip,
+    LoadLayer,
+    ModelLoad,
+    Reach,
+    ServerFacts,
+    ServiceFacts,
+    parse_listeners,
+)
 
 
 def probe(name: str, arg: object = None, **env: str) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, "-c", probes.source(name), json.dumps(arg)], capture_output=True, text=True,
-                          timeout=120, env={**os.environ, **PROBE_ENV, **env}, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", probes.source(name), json.dumps(arg)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **PROBE_ENV, **env},
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     result: dict[str, Any] = json.loads(done.stdout)
     return result
@@ -89,15 +101,18 @@ def test_facts_tell_a_refused_host_header_from_a_dead_server(server: str) -> Non
 
 def test_facts_without_a_tracking_uri_make_no_call() -> None:
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    done = subprocess.run([sys.executable, "-c", probes.FACTS, "null"], capture_output=True, text=True, env=env,
-                          timeout=60, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", probes.FACTS, "null"], capture_output=True, text=True, env=env, timeout=60, check=True
+    )
     facts = json.loads(done.stdout)
     assert facts["tracking_uri"] is None and "api" not in facts
 
 
 def test_registry_lookup_reports_the_status(server: str) -> None:
     assert probe("registry_lookup", {"name": "m", "version": "1"}, MLFLOW_TRACKING_URI=server)["status"] == 404
-    dead = probe("registry_lookup", {"name": "m", "version": "1"}, MLFLOW_TRACKING_URI=f"http://127.0.0.1:{closed_port()}")
+    dead = probe(
+        "registry_lookup", {"name": "m", "version": "1"}, MLFLOW_TRACKING_URI=f"http://127.0.0.1:{closed_port()}"
+    )
     assert dead["status"] is None and "Connection refused" in dead["error"]
 
 
@@ -127,7 +142,9 @@ def test_server_facts_find_the_server_process_with_its_argv_and_mlflow_env(tmp_p
     assert found and found[0]["argv"][-2:] == argv[1:]
     assert found[0]["env"]["MLFLOW_ALLOWED_HOSTS"] == "mlflow:5000" and found[0]["cwd"] == str(tmp_path)
     parsed = ServerFacts.parse(raw)
-    assert any(p.argv[-2:] == tuple(argv[1:]) and p.env == {"MLFLOW_ALLOWED_HOSTS": "mlflow:5000"} for p in parsed.processes)
+    assert any(
+        p.argv[-2:] == tuple(argv[1:]) and p.env == {"MLFLOW_ALLOWED_HOSTS": "mlflow:5000"} for p in parsed.processes
+    )
 
 
 def test_load_model_names_the_registry_layer_when_the_server_is_down() -> None:
@@ -189,5 +206,8 @@ def test_listeners_are_read_from_proc_net_tcp_without_dockers_dns() -> None:
         "   0: 00000000000000000000000001000000:1F90 00000000000000000000000000000000:0000 0A 0\n"  # [::1]:8080
     )
     listeners = parse_listeners(proc)
-    assert [(l.address, l.port, l.loopback) for l in listeners] == [
-        ("127.0.0.1", 5432, True), ("0.0.0.0", 6379, False), ("::1", 8080, True)]
+    assert [(li.address, li.port, li.loopback) for li in listeners] == [
+        ("127.0.0.1", 5432, True),
+        ("0.0.0.0", 6379, False),
+        ("::1", 8080, True),
+    ]

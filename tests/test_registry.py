@@ -35,8 +35,13 @@ def test_a_check_registered_twice_is_refused() -> None:
 def test_the_suite_lists_the_destructive_items_last() -> None:
     destructive = {check.name for check in REGISTRY.checks if check.destructive}
     assert destructive == {"sqlite-backend"}
-    listed = subprocess.run([sys.executable, "-m", "pytest", "--smartmaint", "-m", "smartmaint", "--co", "-q"],
-                            cwd=REPO, capture_output=True, text=True, timeout=300).stdout.splitlines()
+    listed = subprocess.run(
+        [sys.executable, "-m", "pytest", "--smartmaint", "-m", "smartmaint", "--co", "-q"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    ).stdout.splitlines()
     live = [line for line in listed if line.startswith("smartmaint::") and "[live-" in line]
     tail = [line for line in live if line.split("::")[1].split("[")[0] in destructive]
-    assert tail and live[-len(tail):] == tail, live
+    assert tail and live[-len(tail) :] == tail, live

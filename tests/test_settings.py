@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from pytest_smartmaint.static.mlflow_server import expand, resolve
 from pytest_smartmaint.settings import Settings
+from pytest_smartmaint.static.mlflow_server import expand, resolve
 
 
 @dataclass
@@ -28,12 +28,20 @@ class FakeConfig:
         return self.options.get(name)
 
     def getini(self, name: str) -> Any:
-        return self.ini.get(name, {"smartmaint_build_context_max_mb": "200", "smartmaint_startup_timeout": "300",
-                                  "smartmaint_min_free_gb": "10"}.get(name, []))
+        return self.ini.get(
+            name,
+            {
+                "smartmaint_build_context_max_mb": "200",
+                "smartmaint_startup_timeout": "300",
+                "smartmaint_min_free_gb": "10",
+            }.get(name, []),
+        )
 
 
 def test_cli_compose_files_win_and_resolve_from_the_invocation_dir(tmp_path: Path) -> None:
-    config = FakeConfig(tmp_path, {"smartmaint_compose_files": ["a.yml", "/abs/b.yml"]}, {"smartmaint_compose_files": ["c.yml"]})
+    config = FakeConfig(
+        tmp_path, {"smartmaint_compose_files": ["a.yml", "/abs/b.yml"]}, {"smartmaint_compose_files": ["c.yml"]}
+    )
     settings = Settings.from_config(config)
     assert settings.compose_files == (tmp_path / "sub" / "a.yml", Path("/abs/b.yml"))
     assert settings.compose_files_source == "--smartmaint-compose-file"
@@ -46,19 +54,27 @@ def test_ini_compose_files_resolve_from_the_ini_file(tmp_path: Path) -> None:
     assert settings.compose_files_source.startswith("smartmaint_compose_files in ")
 
 
-def test_without_files_and_without_compose_defaults_none_are_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_files_and_without_compose_defaults_none_are_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("COMPOSE_FILE", raising=False)
     settings = Settings.from_config(FakeConfig(tmp_path))
     assert settings.compose_files == ()
     assert "compose's default files (compose.yaml, " in settings.compose_files_source
 
 
-@pytest.mark.parametrize(("present", "used"), [
-    (["docker-compose.yml"], ["docker-compose.yml"]),
-    (["docker-compose.yml", "docker-compose.override.yml"], ["docker-compose.yml", "docker-compose.override.yml"]),
-    (["compose.yaml", "docker-compose.yml", "compose.override.yml"], ["compose.yaml", "compose.override.yml"]),
-    (["docker-compose.yaml", "docker-compose.override.yaml"], ["docker-compose.yaml", "docker-compose.override.yaml"]),
-])
+@pytest.mark.parametrize(
+    ("present", "used"),
+    [
+        (["docker-compose.yml"], ["docker-compose.yml"]),
+        (["docker-compose.yml", "docker-compose.override.yml"], ["docker-compose.yml", "docker-compose.override.yml"]),
+        (["compose.yaml", "docker-compose.yml", "compose.override.yml"], ["compose.yaml", "compose.override.yml"]),
+        (
+            ["docker-compose.yaml", "docker-compose.override.yaml"],
+            ["docker-compose.yaml", "docker-compose.override.yaml"],
+        ),
+    ],
+)
 def test_compose_default_files_are_the_ones_compose_uses(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, present: list[str], used: list[str]
 ) -> None:
@@ -71,7 +87,9 @@ def test_compose_default_files_are_the_ones_compose_uses(
     assert settings.compose_files_source == "compose's default files: " + " + ".join(used)
 
 
-def test_compose_default_files_are_searched_in_parent_directories(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_compose_default_files_are_searched_in_parent_directories(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("COMPOSE_FILE", raising=False)
     (tmp_path / "compose.yml").write_text("services: {}\n")
     (tmp_path / "sub").mkdir()
@@ -105,8 +123,13 @@ def test_roles_named_in_ini_accept_commas_and_spaces(tmp_path: Path) -> None:
 
 
 def test_reproduce_line_round_trips_the_settings(tmp_path: Path) -> None:
-    settings = Settings.from_config(FakeConfig(tmp_path, {"smartmaint_compose_files": ["a.yml"], "smartmaint_static": True}))
-    assert settings.reproduce_line() == f"pytest --smartmaint --smartmaint-compose-file={tmp_path}/sub/a.yml --smartmaint-static"
+    settings = Settings.from_config(
+        FakeConfig(tmp_path, {"smartmaint_compose_files": ["a.yml"], "smartmaint_static": True})
+    )
+    assert (
+        settings.reproduce_line()
+        == f"pytest --smartmaint --smartmaint-compose-file={tmp_path}/sub/a.yml --smartmaint-static"
+    )
 
 
 @pytest.mark.parametrize(
@@ -126,9 +149,13 @@ def test_shell_expansion_follows_sh(text: str, env: dict[str, str], expected: st
 
 def test_flag_beats_env_beats_default() -> None:
     settings = resolve(
-        "mlflow", ["mlflow", "server", "--backend-store-uri=sqlite:////db/a.db"], "compose command",
+        "mlflow",
+        ["mlflow", "server", "--backend-store-uri=sqlite:////db/a.db"],
+        "compose command",
         {"MLFLOW_BACKEND_STORE_URI": "sqlite:////db/b.db", "MLFLOW_DEFAULT_ARTIFACT_ROOT": "/art"},
-        {"MLFLOW_SERVER_ALLOWED_HOSTS": "mlflow:5000"}, "/", None,
+        {"MLFLOW_SERVER_ALLOWED_HOSTS": "mlflow:5000"},
+        "/",
+        None,
     )
     assert settings.backend_store_uri.value == "sqlite:////db/a.db"
     assert settings.default_artifact_root.source == "MLFLOW_DEFAULT_ARTIFACT_ROOT in compose environment"
@@ -147,8 +174,11 @@ def test_relative_sqlite_path_and_default_mode() -> None:
 
 @pytest.mark.parametrize("value", ["-1", "ten", "1GB"])
 def test_min_free_gb_must_be_a_number_of_gb(tmp_path: Path, value: str) -> None:
-    with pytest.raises(pytest.UsageError, match=rf"smartmaint_min_free_gb must be a number of GB, 0 or more \(0: no limit\)\. "
-                                                rf"Current input: '{value}'\."):
+    with pytest.raises(
+        pytest.UsageError,
+        match=rf"smartmaint_min_free_gb must be a number of GB, 0 or more \(0: no limit\)\. "
+        rf"Current input: '{value}'\.",
+    ):
         Settings.from_config(FakeConfig(tmp_path, ini={"smartmaint_min_free_gb": value}))
 
 

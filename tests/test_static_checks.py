@@ -20,9 +20,7 @@ Write = Callable[[str, str], Path]
 
 def test_the_base_project_passes_every_static_check(project_dir: Path) -> None:
     model = load(project_dir)
-    results = {
-        c.name: verdict(model, c.check, c.subject) for c in REGISTRY.static_cases(model)
-    }
+    results = {c.name: verdict(model, c.check, c.subject) for c in REGISTRY.static_cases(model)}
     assert {n: r for n, r in results.items() if r != "passed" and not r.startswith("skipped")} == {}
     assert results["volume-paths[static-./mlflow_data]"] == "passed"
     assert results["uid-mapping[static-./mlflow_data]"] == "passed"
@@ -31,6 +29,7 @@ def test_the_base_project_passes_every_static_check(project_dir: Path) -> None:
 
 
 # --- volume-paths ------------------------------------------------------------------------
+
 
 def test_consumer_mounting_the_store_elsewhere_is_named_with_both_paths_and_the_fix(project_dir: Path) -> None:
     model = load(project_dir, "services:\n  api:\n    volumes: !override\n      - ./mlflow_data:/app/mlruns\n")
@@ -62,8 +61,13 @@ def test_consumer_mounting_the_store_read_only_fails(project_dir: Path) -> None:
     [("", "proxied"), ("--default-artifact-root s3://bucket/mlflow", "remote")],
     ids=["proxied", "s3"],
 )
-def test_no_client_mount_is_needed_when_artifacts_are_not_a_local_path(project_dir: Path, flags: str, mode: str) -> None:
-    command = f"mlflow server --host 0.0.0.0 --backend-store-uri sqlite:////mlflow_db/mlflow.db --allowed-hosts mlflow:5000 {flags}"
+def test_no_client_mount_is_needed_when_artifacts_are_not_a_local_path(
+    project_dir: Path, flags: str, mode: str
+) -> None:
+    command = (
+        f"mlflow server --host 0.0.0.0 --backend-store-uri sqlite:////mlflow_db/mlflow.db --allowed-hosts mlflow:5000 "
+        f"{flags}"
+    )
     model = load(project_dir, f"services:\n  mlflow:\n    command: {command}\n  trainer:\n    volumes: !reset []\n")
     assert model.server is not None and model.server.artifact_mode == mode
     assert verdict(model, "volume-paths", "./mlflow_data") == "passed"
@@ -77,6 +81,7 @@ def test_artifact_root_on_no_mount_of_the_server_fails(project_dir: Path) -> Non
 
 
 # --- uid-mapping ---------------------------------------------------------------------------
+
 
 def test_uid_mismatch_between_sharers_fails_naming_each_user(project_dir: Path) -> None:
     model = load(project_dir, 'services:\n  api:\n    user: "1001:1001"\n')
@@ -102,8 +107,11 @@ def test_missing_user_with_the_same_dockerfile_user_passes(project_dir: Path) ->
 
 
 def test_a_named_user_resolves_through_useradd_in_the_dockerfile(project_dir: Path, write: Write) -> None:
-    write("ml/Dockerfile", "FROM python:3.12-slim AS base\nRUN groupadd --gid 1000 app && useradd --uid 1000 -g app -m appuser\n"
-                           "FROM base\nCOPY requirements.txt /tmp/r.txt\nRUN pip install -r /tmp/r.txt\nUSER appuser\n")
+    write(
+        "ml/Dockerfile",
+        "FROM python:3.12-slim AS base\nRUN groupadd --gid 1000 app && useradd --uid 1000 -g app -m appuser\n"
+        "FROM base\nCOPY requirements.txt /tmp/r.txt\nRUN pip install -r /tmp/r.txt\nUSER appuser\n",
+    )
     model = load(project_dir, "services:\n  api:\n    user: !reset null\n")
     assert str(model.effective_user("api").identity) == "appuser (1000:1000)"
     assert verdict(model, "uid-mapping", "./mlflow_data") == "passed"
@@ -122,9 +130,13 @@ def test_a_named_user_without_an_id_in_the_files_is_a_skip_not_a_failure(project
 def test_services_running_one_prebuilt_image_with_no_user_share_it(project_dir: Path) -> None:
     images = "services:\n" + "".join(
         f"  {s}:\n    build: !reset null\n    image: registry.example/{image}\n    user: !reset null\n"
-        for s, image in (("mlflow", "ml:1"), ("trainer", "ml:1"), ("api", "ml:1")))
+        for s, image in (("mlflow", "ml:1"), ("trainer", "ml:1"), ("api", "ml:1"))
+    )
     assert verdict(load(project_dir, images), "uid-mapping", "./mlflow_data") == "passed"
-    other = images.replace("  api:\n    build: !reset null\n    image: registry.example/ml:1", "  api:\n    build: !reset null\n    image: registry.example/api:2")
+    other = images.replace(
+        "  api:\n    build: !reset null\n    image: registry.example/ml:1",
+        "  api:\n    build: !reset null\n    image: registry.example/api:2",
+    )
     message = verdict(load(project_dir, other), "uid-mapping", "./mlflow_data")
     assert message.startswith("skipped: the files cannot tell who api, mlflow, trainer run as")
 
@@ -137,12 +149,15 @@ def test_a_base_image_that_may_set_its_own_user_is_not_assumed_root(project_dir:
 
 # --- sqlite-backend ------------------------------------------------------------------------
 
+
 def _server_command(project_dir: Path, command: str, extra: str = "") -> str:
     return f"services:\n  mlflow:\n    command: {command}\n{extra}"
 
 
 def test_default_backend_in_the_working_directory_is_not_persistent(project_dir: Path) -> None:
-    model = load(project_dir, _server_command(project_dir, "mlflow server --host 0.0.0.0 --default-artifact-root /mlruns"))
+    model = load(
+        project_dir, _server_command(project_dir, "mlflow server --host 0.0.0.0 --default-artifact-root /mlruns")
+    )
     message = verdict(model, "sqlite-backend", "mlflow")
     assert "sqlite:///mlflow.db (MLflow default) is the file /srv/mlflow.db in mlflow, on no mount" in message
     assert "relative to the working directory /srv" in message
@@ -150,34 +165,53 @@ def test_default_backend_in_the_working_directory_is_not_persistent(project_dir:
 
 
 def test_sqlite_file_under_an_unmounted_path_fails(project_dir: Path) -> None:
-    model = load(project_dir, _server_command(project_dir, "mlflow server --backend-store-uri sqlite:////data/mlflow.db"))
+    model = load(
+        project_dir, _server_command(project_dir, "mlflow server --backend-store-uri sqlite:////data/mlflow.db")
+    )
     message = verdict(model, "sqlite-backend", "mlflow")
     assert "is the file /data/mlflow.db in mlflow, on no mount" in message
     assert "- ./mlflow_db:/data" in message
 
 
 def test_backend_from_shell_default_resolves_like_sh(project_dir: Path) -> None:
-    command = "[\"sh\", \"-c\", \"mlflow server --backend-store-uri $${BACKEND:-sqlite:////mlflow_db/mlflow.db}\"]"
+    command = '["sh", "-c", "mlflow server --backend-store-uri $${BACKEND:-sqlite:////mlflow_db/mlflow.db}"]'
     model = load(project_dir, _server_command(project_dir, command))
     assert model.server is not None
     assert model.server.backend_store_uri.value == "sqlite:////mlflow_db/mlflow.db"
     assert verdict(model, "sqlite-backend", "mlflow") == "passed"
-    model = load(project_dir, _server_command(project_dir, command, "    environment:\n      BACKEND: sqlite:////tmp/reg.db\n"))
+    model = load(
+        project_dir, _server_command(project_dir, command, "    environment:\n      BACKEND: sqlite:////tmp/reg.db\n")
+    )
     assert "is the file /tmp/reg.db in mlflow, on no mount" in verdict(model, "sqlite-backend", "mlflow")
 
 
 def test_single_file_mount_of_the_db_fails(project_dir: Path) -> None:
-    model = load(project_dir, "services:\n  mlflow:\n    volumes: !override\n      - ./mlflow_db/mlflow.db:/mlflow_db/mlflow.db\n      - ./mlflow_data:/mlruns\n")
+    model = load(
+        project_dir,
+        "services:\n  mlflow:\n    volumes: !override\n      - ./mlflow_db/mlflow.db:/mlflow_db/mlflow.db\n   "
+        "   - ./mlflow_data:/mlruns\n",
+    )
     message = verdict(model, "sqlite-backend", "mlflow")
     assert "mounts only the SQLite file itself" in message and "-journal" in message
     assert "- ./mlflow_db:/mlflow_db" in message
 
 
-@pytest.mark.parametrize("declaration", ["    tmpfs:\n      - /mlflow_db:uid=1000,gid=1000\n",
-                                         "    volumes: !override\n      - type: tmpfs\n        target: /mlflow_db\n"
-                                         "      - ./mlflow_data:/mlruns\n"], ids=["tmpfs-key", "tmpfs-volume"])
+@pytest.mark.parametrize(
+    "declaration",
+    [
+        "    tmpfs:\n      - /mlflow_db:uid=1000,gid=1000\n",
+        "    volumes: !override\n      - type: tmpfs\n        target: /mlflow_db\n      - ./mlflow_data:/mlruns\n",
+    ],
+    ids=["tmpfs-key", "tmpfs-volume"],
+)
 def test_sqlite_file_on_a_tmpfs_is_diagnosed_as_wiped_at_every_stop(project_dir: Path, declaration: str) -> None:
-    model = load(project_dir, "services:\n  mlflow:\n" + declaration.replace("    tmpfs", "    volumes: !override\n      - ./mlflow_data:/mlruns\n    tmpfs") if "tmpfs:" in declaration else "services:\n  mlflow:\n" + declaration)
+    model = load(
+        project_dir,
+        "services:\n  mlflow:\n"
+        + declaration.replace("    tmpfs", "    volumes: !override\n      - ./mlflow_data:/mlruns\n    tmpfs")
+        if "tmpfs:" in declaration
+        else "services:\n  mlflow:\n" + declaration,
+    )
     message = verdict(model, "sqlite-backend", "mlflow")
     assert "is the file /mlflow_db/mlflow.db in mlflow, on a tmpfs mount at /mlflow_db" in message
     assert "wiped at every stop" in message and "- ./mlflow_db:/mlflow_db" in message
@@ -185,14 +219,24 @@ def test_sqlite_file_on_a_tmpfs_is_diagnosed_as_wiped_at_every_stop(project_dir:
 
 
 def test_non_sqlite_backend_is_skipped_with_the_reason(project_dir: Path) -> None:
-    model = load(project_dir, _server_command(project_dir, "mlflow server --backend-store-uri postgresql://db/mlflow --default-artifact-root /mlruns"))
+    model = load(
+        project_dir,
+        _server_command(
+            project_dir, "mlflow server --backend-store-uri postgresql://db/mlflow --default-artifact-root /mlruns"
+        ),
+    )
     assert verdict(model, "sqlite-backend", "mlflow").startswith("skipped: the backend store is postgresql://db/mlflow")
 
 
 # --- audio-deps ----------------------------------------------------------------------------
 
+
 def test_audio_image_with_an_old_soundfile_and_no_libsndfile_fails(project_dir: Path, write: Write) -> None:
-    write("ml/Dockerfile", "FROM python:3.12-slim\nCOPY requirements.txt /tmp/requirements.txt\nRUN pip install -r /tmp/requirements.txt\n")
+    write(
+        "ml/Dockerfile",
+        "FROM python:3.12-slim\nCOPY requirements.txt /tmp/requirements.txt\nRUN pip install -r "
+        "/tmp/requirements.txt\n",
+    )
     write("ml/requirements.txt", "mlflow==3.17.2\nlibrosa\nresampy\nsoundfile==0.11.0\n")
     message = verdict(load(project_dir), "audio-deps", "api")
     assert "libsndfile is not installed, and soundfile is pinned to ==0.11.0" in message
@@ -202,10 +246,18 @@ def test_audio_image_with_an_old_soundfile_and_no_libsndfile_fails(project_dir: 
 
 def test_a_current_soundfile_wheel_brings_libsndfile(project_dir: Path, write: Write) -> None:
     """soundfile >= 0.12 bundles libsndfile on glibc: the live round trip passes, so must the static item."""
-    write("ml/Dockerfile", "FROM python:3.12-slim\nCOPY requirements.txt /tmp/requirements.txt\nRUN pip install -r /tmp/requirements.txt\n")
+    write(
+        "ml/Dockerfile",
+        "FROM python:3.12-slim\nCOPY requirements.txt /tmp/requirements.txt\nRUN pip install -r "
+        "/tmp/requirements.txt\n",
+    )
     write("ml/requirements.txt", "mlflow==3.17.2\nlibrosa>=0.10\nresampy\n")
     assert verdict(load(project_dir), "audio-deps", "api") == "passed"
-    write("ml/Dockerfile", "FROM python:3.12-alpine\nCOPY requirements.txt /tmp/requirements.txt\nRUN pip install -r /tmp/requirements.txt\n")
+    write(
+        "ml/Dockerfile",
+        "FROM python:3.12-alpine\nCOPY requirements.txt /tmp/requirements.txt\nRUN pip install -r "
+        "/tmp/requirements.txt\n",
+    )
     message = verdict(load(project_dir), "audio-deps", "api")
     assert "the base image is Alpine (musl)" in message and "RUN apk add --no-cache libsndfile" in message
 
@@ -232,6 +284,7 @@ def test_no_audio_service_is_not_applicable(project_dir: Path, write: Write) -> 
 
 # --- mlflow-reachable ----------------------------------------------------------------------
 
+
 def test_localhost_tracking_uri_fails(project_dir: Path) -> None:
     model = load(project_dir, "services:\n  api:\n    environment:\n      MLFLOW_TRACKING_URI: http://localhost:5000\n")
     message = verdict(model, "mlflow-reachable", "api")
@@ -245,7 +298,9 @@ def test_published_port_instead_of_container_port_fails(project_dir: Path) -> No
 
 @pytest.mark.parametrize("allowed", ["", "--allowed-hosts mlflow,localhost:*"], ids=["unset", "no-port"])
 def test_allowed_hosts_that_do_not_admit_clients_fail(project_dir: Path, allowed: str) -> None:
-    command = f"mlflow server --backend-store-uri sqlite:////mlflow_db/mlflow.db --default-artifact-root /mlruns {allowed}"
+    command = (
+        f"mlflow server --backend-store-uri sqlite:////mlflow_db/mlflow.db --default-artifact-root /mlruns {allowed}"
+    )
     message = verdict(load(project_dir, _server_command(project_dir, command)), "mlflow-reachable", "trainer")
     assert "does not admit the Host header 'mlflow:5000' that trainer sends" in message
     assert "403" in message and "--allowed-hosts mlflow:5000," in message
@@ -258,6 +313,7 @@ def test_allowed_hosts_are_not_enforced_before_mlflow_3_5(project_dir: Path, wri
 
 
 # --- build-context -------------------------------------------------------------------------
+
 
 def _sparse(path: Path, size: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -346,9 +402,15 @@ def test_compose_is_the_parser_env_interpolation_applies(project_dir: Path, writ
 
 def test_a_from_image_given_by_a_build_arg_is_resolved(project_dir: Path, write: Write) -> None:
     """`ARG ML_IMAGE=...` / `FROM ${ML_IMAGE}`: the image another service builds, so its packages are inherited."""
-    write("ml_slim/Dockerfile", "ARG ML_IMAGE=acme/ml:1\nFROM ${ML_IMAGE}\nUSER root\nRUN pip uninstall -y resampy\nUSER 1000:1000\n")
-    model = load(project_dir, "services:\n  trainer:\n    image: acme/ml:1\n"
-                              "  api:\n    image: acme/ml:slim\n    build: !override\n      context: ./ml_slim\n")
+    write(
+        "ml_slim/Dockerfile",
+        "ARG ML_IMAGE=acme/ml:1\nFROM ${ML_IMAGE}\nUSER root\nRUN pip uninstall -y resampy\nUSER 1000:1000\n",
+    )
+    model = load(
+        project_dir,
+        "services:\n  trainer:\n    image: acme/ml:1\n"
+        "  api:\n    image: acme/ml:slim\n    build: !override\n      context: ./ml_slim\n",
+    )
     image = model.images["api"]
     assert image is not None and image.base_image == "acme/ml:1"
     assert "api" in model.roles.audio  # librosa comes from the base image the trainer builds
@@ -373,8 +435,10 @@ def test_a_dependency_with_a_declared_port_on_a_shared_network_passes(project_di
 
 
 def test_a_dependency_on_no_shared_network_fails_naming_both_networks_and_the_fix(project_dir: Path) -> None:
-    model = load(project_dir, DATASTORE.format(extra="    expose: ['6379']\n    networks: [backend]")
-                 + "networks:\n  backend: {}\n")
+    model = load(
+        project_dir,
+        DATASTORE.format(extra="    expose: ['6379']\n    networks: [backend]") + "networks:\n  backend: {}\n",
+    )
     message = verdict(model, "depends-reachable", "api->cache")
     assert message.startswith("api depends on cache, but they share no network (api: default; cache: backend).")
     assert '"Name or service not known"' in message
@@ -385,12 +449,16 @@ def test_a_dependency_whose_port_the_files_do_not_tell_is_left_to_the_live_item(
     model = load(project_dir, DATASTORE.format(extra=""))  # a prebuilt image, no expose:, no ports:
     assert verdict(model, "depends-reachable", "api->cache") == (
         "skipped: the files do not say which port cache listens on (no expose:, ports: or EXPOSE); the live item "
-        "depends-reachable[live-api->cache] checks it on the ports it really listens on")
+        "depends-reachable[live-api->cache] checks it on the ports it really listens on"
+    )
 
 
 def test_a_job_waited_for_to_complete_is_no_network_dependency(project_dir: Path) -> None:
-    model = load(project_dir, "services:\n  migrate:\n    image: alpine\n  api:\n    depends_on:\n"
-                              "      migrate:\n        condition: service_completed_successfully\n")
+    model = load(
+        project_dir,
+        "services:\n  migrate:\n    image: alpine\n  api:\n    depends_on:\n"
+        "      migrate:\n        condition: service_completed_successfully\n",
+    )
     subjects = [c.subject for c in REGISTRY.static_cases(model, only=["depends-reachable"])]
     assert subjects == ["api->mlflow", "trainer->mlflow"]
 
@@ -417,12 +485,17 @@ def deps_verdict(project_dir: Path, write: Write, dockerfile: str, **files: str)
     return verdict(load(project_dir, TEST_SERVICE), "test-deps", "tests")
 
 
-def test_a_poetry_image_without_its_dev_group_fails_naming_the_group_and_the_fix(project_dir: Path, write: Write) -> None:
-    message = deps_verdict(project_dir, write, "FROM python:3.12\nCOPY . /app\nRUN poetry install --only=main\n",
-                                pyproject_toml=POETRY)
-    assert message.startswith("tests runs the tests (detected: command or entrypoint runs pytest), but its image leaves "
-                              "out pytest: the project declares it in the Poetry group `dev` of pyproject.toml, and its "
-                              "install step `poetry install --only=main`")
+def test_a_poetry_image_without_its_dev_group_fails_naming_the_group_and_the_fix(
+    project_dir: Path, write: Write
+) -> None:
+    message = deps_verdict(
+        project_dir, write, "FROM python:3.12\nCOPY . /app\nRUN poetry install --only=main\n", pyproject_toml=POETRY
+    )
+    assert message.startswith(
+        "tests runs the tests (detected: command or entrypoint runs pytest), but its image leaves "
+        "out pytest: the project declares it in the Poetry group `dev` of pyproject.toml, and its "
+        "install step `poetry install --only=main`"
+    )
     assert "RUN poetry install --with dev" in message and '"No module named pytest"' in message
 
 
@@ -434,23 +507,31 @@ def test_a_poetry_image_that_keeps_the_dev_group_passes(project_dir: Path, write
 
 def test_a_requirements_image_without_the_test_file_fails(project_dir: Path, write: Write) -> None:
     message = deps_verdict(
-        project_dir, write, "FROM python:3.12\nCOPY requirements.txt /tmp/\nRUN pip install -r /tmp/requirements.txt\n",
-        requirements_txt="requests\n", requirements_dev_txt="pytest\npytest-xdist\n")
+        project_dir,
+        write,
+        "FROM python:3.12\nCOPY requirements.txt /tmp/\nRUN pip install -r /tmp/requirements.txt\n",
+        requirements_txt="requests\n",
+        requirements_dev_txt="pytest\npytest-xdist\n",
+    )
     assert "declares it in requirements-dev.txt" in message and "RUN pip install -r requirements-dev.txt" in message
 
 
 def test_a_uv_image_synced_without_dev_fails(project_dir: Path, write: Write) -> None:
     pyproject = '[project]\nname = "app"\nversion = "0"\ndependencies = []\n[dependency-groups]\ndev = ["pytest"]\n'
-    message = deps_verdict(project_dir, write, "FROM python:3.12\nCOPY . /app\nRUN uv sync --frozen --no-dev\n",
-                                pyproject_toml=pyproject)
+    message = deps_verdict(
+        project_dir, write, "FROM python:3.12\nCOPY . /app\nRUN uv sync --frozen --no-dev\n", pyproject_toml=pyproject
+    )
     assert "the dependency group `dev` of pyproject.toml" in message and "uv sync --group dev" in message
 
 
 def test_an_install_script_is_left_to_the_live_item(project_dir: Path, write: Write) -> None:
-    message = deps_verdict(project_dir, write, "FROM python:3.12\nCOPY . /app\nRUN ./scripts/install.sh\n",
-                                requirements_dev_txt="pytest\n")
-    assert message == ("skipped: tests's image installs through `./scripts/install.sh`, which the files do not show: "
-                       "the live item test-deps[live-tests] checks the running container")
+    message = deps_verdict(
+        project_dir, write, "FROM python:3.12\nCOPY . /app\nRUN ./scripts/install.sh\n", requirements_dev_txt="pytest\n"
+    )
+    assert message == (
+        "skipped: tests's image installs through `./scripts/install.sh`, which the files do not show: "
+        "the live item test-deps[live-tests] checks the running container"
+    )
 
 
 def test_pytest_installed_by_name_passes(project_dir: Path, write: Write) -> None:
@@ -462,6 +543,10 @@ def test_with_no_test_service_test_deps_says_how_to_name_one(project_dir: Path) 
 
 
 def test_pipenv_is_not_read_as_pip_and_semicolons_separate_commands(project_dir: Path, write: Write) -> None:
-    dockerfile = "FROM python:3.12\nCOPY . /app\nRUN cd /app; pip3.12 install -r requirements.txt; pipenv install --deploy\n"
-    message = deps_verdict(project_dir, write, dockerfile, requirements_txt="requests\n", requirements_dev_txt="pytest\n")
+    dockerfile = (
+        "FROM python:3.12\nCOPY . /app\nRUN cd /app; pip3.12 install -r requirements.txt; pipenv install --deploy\n"
+    )
+    message = deps_verdict(
+        project_dir, write, dockerfile, requirements_txt="requests\n", requirements_dev_txt="pytest\n"
+    )
     assert message.startswith("skipped: tests's image installs through `pipenv install --deploy`"), message

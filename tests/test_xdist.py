@@ -15,8 +15,14 @@ import pytest
 
 from conftest import ReferenceRun, Run, executed, grouped, run_suite
 
-XDIST_MODES = [(), ("-n", "2", "--dist", "load"), ("-n", "2", "--dist", "loadgroup"), ("-n", "2", "--dist", "loadscope")]
+XDIST_MODES = [
+    (),
+    ("-n", "2", "--dist", "load"),
+    ("-n", "2", "--dist", "loadgroup"),
+    ("-n", "2", "--dist", "loadscope"),
+]
 MODE_IDS = ["no-xdist", "load", "loadgroup", "loadscope"]
+
 
 def test_static_tier_runs_the_same_items_with_and_without_xdist(pytester: pytest.Pytester, stack: Path) -> None:
     (stack / "override.yml").write_text('services:\n  api:\n    user: "1001:1001"\n')  # one item fails
@@ -24,34 +30,58 @@ def test_static_tier_runs_the_same_items_with_and_without_xdist(pytester: pytest
     for mode, args in zip(MODE_IDS, XDIST_MODES, strict=True):
         report, junit = stack / f"{mode}.json", stack / f"{mode}.xml"
         result = pytester.runpytest_subprocess(
-            "--smartmaint", "--smartmaint-static", "-p", "no:cacheprovider", f"--smartmaint-report={report}",
+            "--smartmaint",
+            "--smartmaint-static",
+            "-p",
+            "no:cacheprovider",
+            f"--smartmaint-report={report}",
             f"--junitxml={junit}",
-            "--smartmaint-compose-file", "docker-compose.test.yml", "--smartmaint-compose-file", "override.yml", *args)
+            "--smartmaint-compose-file",
+            "docker-compose.test.yml",
+            "--smartmaint-compose-file",
+            "override.yml",
+            *args,
+        )
         assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()[-3000:]
         runs[mode] = executed(junit, report)
     ids, records = runs["no-xdist"]
-    assert ids and ("uid-mapping", "static", "./mlflow_data", "failed") in records  # the override's failure, seen by every mode
+    assert (
+        ids and ("uid-mapping", "static", "./mlflow_data", "failed") in records
+    )  # the override's failure, seen by every mode
     assert all(run == runs["no-xdist"] for run in runs.values()), runs
 
 
-def test_workers_that_collect_another_suite_than_the_controller_fail_the_run(pytester: pytest.Pytester, stack: Path) -> None:
+def test_workers_that_collect_another_suite_than_the_controller_fail_the_run(
+    pytester: pytest.Pytester, stack: Path
+) -> None:
     """The guard itself. Both workers see one more service than the controller (a compose profile that the
     environment turns on in workers only), so they agree with each other and xdist notices nothing."""
     pytester.makeconftest(
-        "import os\n"
-        "if os.environ.get('PYTEST_XDIST_WORKER'):\n"
-        "    os.environ['COMPOSE_PROFILES'] = 'extra'\n"
+        "import os\nif os.environ.get('PYTEST_XDIST_WORKER'):\n    os.environ['COMPOSE_PROFILES'] = 'extra'\n"
     )
     (stack / "override.yml").write_text(
         "services:\n  batch:\n    profiles: [extra]\n    build: ./ml\n    user: '1000:1000'\n"
-        "    environment:\n      MLFLOW_TRACKING_URI: http://mlflow:5000\n    volumes: [./mlflow_data:/mlruns]\n")
+        "    environment:\n      MLFLOW_TRACKING_URI: http://mlflow:5000\n    volumes: [./mlflow_data:/mlruns]\n"
+    )
     result = pytester.runpytest_subprocess(
-        "--smartmaint", "--smartmaint-static", "-p", "no:cacheprovider", "-n", "2",
-        "--smartmaint-compose-file", "docker-compose.test.yml", "--smartmaint-compose-file", "override.yml")
+        "--smartmaint",
+        "--smartmaint-static",
+        "-p",
+        "no:cacheprovider",
+        "-n",
+        "2",
+        "--smartmaint-compose-file",
+        "docker-compose.test.yml",
+        "--smartmaint-compose-file",
+        "override.yml",
+    )
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["*smartmaint: xdist workers did not run the whole suite*"])
-    line = re.search(r"worker gw\d collected (\d+) suite items \((\d+) distinct ids\), the controller (\d+); "
-                     r"unexpected: (.*)", result.stdout.str())
+    line = re.search(
+        r"worker gw\d collected (\d+) suite items \((\d+) distinct ids\), the controller (\d+); "
+        r"unexpected: (.*)",
+        result.stdout.str(),
+    )
     assert line, result.stdout.str()[-3000:]
     worker, distinct, controller, unexpected = int(line[1]), int(line[2]), int(line[3]), line[4].split(", ")
     # exactly the batch service's items are extra: the audio and client items among them
@@ -83,8 +113,10 @@ def test_live_tier_runs_the_same_items_with_and_without_xdist(tmp_path: Path, re
         assert result.returncode == 0, (mode, result.stdout[-3000:])
     baseline_ids, baseline = runs["no-xdist"]
     assert ("sqlite-backend", "live", "mlflow-restart-recreate", "passed") in baseline  # one worker: it runs
-    recreate = {("sqlite-backend", "live", "mlflow-restart-recreate", "passed"),
-                ("sqlite-backend", "live", "mlflow-restart-recreate", "skipped")}
+    recreate = {
+        ("sqlite-backend", "live", "mlflow-restart-recreate", "passed"),
+        ("sqlite-backend", "live", "mlflow-restart-recreate", "skipped"),
+    }
     for mode in ("load", "loadscope", "loadgroup"):  # the same items; the recreate alone may be skipped
         ids, records = runs[mode]
         assert ids == baseline_ids, mode

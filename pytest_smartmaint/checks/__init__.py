@@ -18,17 +18,19 @@ from . import (
 )
 from .registry import Registry
 
-REGISTRY = Registry((
-    engine_resources.CHECK,  # first: a bring-up refused for lack of disk is reported at its item
-    stale_image.CHECK,
-    volume_paths.CHECK,
-    uid_mapping.CHECK,
-    sqlite_backend.CHECK,
-    audio_deps.CHECK,
-    mlflow_reachable.CHECK,
-    depends_reachable.CHECK,
-    model_load.CHECK,
-    tests_installed.CHECK,
-    build_context.CHECK,
-    lock_consistency.CHECK,
-))
+REGISTRY = Registry(
+    (
+        engine_resources.CHECK,  # first: a bring-up refused for lack of disk is reported at its item
+        stale_image.CHECK,
+        volume_paths.CHECK,
+        uid_mapping.CHECK,
+        sqlite_backend.CHECK,
+        audio_deps.CHECK,
+        mlflow_reachable.CHECK,
+        depends_reachable.CHECK,
+        model_load.CHECK,
+        tests_installed.CHECK,
+        build_context.CHECK,
+        lock_consistency.CHECK,
+    )
+)

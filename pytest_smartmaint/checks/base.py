@@ -14,7 +14,7 @@ from ..errors import CheckFailure
 from ..static.stack_model import StackModel
 
 if TYPE_CHECKING:
-    from ..live.stack import LiveStack
+    from ..live.stack import LiveStack  # noqa: F401  (named in the string of LiveCase below)
 
 Tier = Literal["static", "live"]
 Subject = TypeVar("Subject", contravariant=True)  # what an item's run() judges: the StackModel or the LiveStack
@@ -91,6 +91,4 @@ def fail(message: str) -> NoReturn:
 def table(rows: list[list[str]], indent: str = "    ") -> str:
     """Left-aligned columns, as in the design's failure messages."""
     widths = [max(len(r[i]) for r in rows) for i in range(max(len(r) for r in rows))]
-    return "\n".join(
-        indent + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows
-    )
+    return "\n".join(indent + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows)

@@ -6,9 +6,8 @@ so the verdict matches what the engine receives.
 
 from __future__ import annotations
 
-import functools
-
 import fnmatch
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,7 +54,8 @@ def read_contents(context: Path) -> ContextContents:
     patterns = []
     if ignore.is_file():
         patterns = [
-            line.strip() for line in ignore.read_text(encoding="utf-8", errors="replace").splitlines()
+            line.strip()
+            for line in ignore.read_text(encoding="utf-8", errors="replace").splitlines()
             if line.strip() and not line.lstrip().startswith("#")
         ]
     total, datasets, secrets = 0, [], []
@@ -106,7 +106,9 @@ def _check(model: StackModel, context: Path, services: tuple[str, ...]) -> None:
         more = f"\n      ... and {len(contents.datasets) - 8} more" if len(contents.datasets) > 8 else ""
         problems.append(f"it ships data files the image does not need:\n{shown}{more}")
     if contents.secrets:
-        problems.append(f"it ships env files that may hold secrets into the image layers: {', '.join(contents.secrets)}")
+        problems.append(
+            f"it ships env files that may hold secrets into the image layers: {', '.join(contents.secrets)}"
+        )
     if contents.total_bytes > settings_limit * 1_000_000:
         problems.append(
             f"it sends {_mb(contents.total_bytes)} to the engine on every build (limit {settings_limit} MB, "

@@ -23,12 +23,19 @@ def _live(stack: LiveStack) -> None:
     disk = stack.engine_disk()
     if disk is None:
         fail("the Docker engine did not answer `docker info`")
-    record_facts(data_root=disk.root, free_bytes=disk.free_bytes, reclaimable_images_bytes=disk.reclaimable_images,
-                 reclaimable_build_cache_bytes=disk.reclaimable_build_cache, min_free_gb=stack.min_free_gb)
+    record_facts(
+        data_root=disk.root,
+        free_bytes=disk.free_bytes,
+        reclaimable_images_bytes=disk.reclaimable_images,
+        reclaimable_build_cache_bytes=disk.reclaimable_build_cache,
+        min_free_gb=stack.min_free_gb,
+    )
     if disk.free_bytes is None:
-        pytest.skip(f"the engine is remote: the free space of its data root {disk.root} cannot be read from here "
-                    f"(reclaimable: images {disk.gb(disk.reclaimable_images)}, "
-                    f"build cache {disk.gb(disk.reclaimable_build_cache)})")
+        pytest.skip(
+            f"the engine is remote: the free space of its data root {disk.root} cannot be read from here "
+            f"(reclaimable: images {disk.gb(disk.reclaimable_images)}, "
+            f"build cache {disk.gb(disk.reclaimable_build_cache)})"
+        )
     shortage = disk.shortage(stack.min_free_gb)
     if shortage:
         fail(shortage)

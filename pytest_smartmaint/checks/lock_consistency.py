@@ -7,11 +7,10 @@ what they mean to ``poetry install``.
 from __future__ import annotations
 
 import functools
-
 import os
 import tomllib
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from packaging.utils import canonicalize_name
 
@@ -28,13 +27,21 @@ def static_cases(model: StackModel) -> list[StaticCase]:
     directories.update(s.build.context for s in model.project.services.values() if s.build is not None)
     locked = sorted(d for d in directories if (d / "poetry.lock").is_file() and (d / "pyproject.toml").is_file())
     if not locked:
-        return [not_applicable(NAME, "static", "no poetry.lock next to a pyproject.toml in the project or its build contexts")]
+        return [
+            not_applicable(
+                NAME, "static", "no poetry.lock next to a pyproject.toml in the project or its build contexts"
+            )
+        ]
     return [Case(NAME, "static", _label(model, d), functools.partial(_check, directory=d)) for d in locked]
 
 
 def _label(model: StackModel, directory: Path) -> str:
     relative = Path(os.path.relpath(directory, model.project.directory)).as_posix()
-    return "./poetry.lock" if relative == "." else f"{relative if relative.startswith('.') else './' + relative}/poetry.lock"
+    return (
+        "./poetry.lock"
+        if relative == "."
+        else f"{relative if relative.startswith('.') else './' + relative}/poetry.lock"
+    )
 
 
 def _toml(path: Path) -> dict[str, Any]:
@@ -97,8 +104,8 @@ def _check(model: StackModel, directory: Path) -> None:
     fail(
         f"{_label(model, directory)} is out of date with {directory.name}/pyproject.toml:\n- "
         + "\n- ".join(lines)
-        + f"{consequence}\n`poetry install` refuses a stale lock (\"pyproject.toml changed significantly since "
-        f"poetry.lock was last generated\"), and `poetry export`/`pip install` from it installs the old set.\n"
+        + f'{consequence}\n`poetry install` refuses a stale lock ("pyproject.toml changed significantly since '
+        f'poetry.lock was last generated"), and `poetry export`/`pip install` from it installs the old set.\n'
         f"Fix: run `poetry lock` in {directory} and commit poetry.lock."
     )
 

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import functools
-
-from urllib.parse import urlparse
-
 from typing import TYPE_CHECKING
+from urllib.parse import urlparse
 
 import pytest
 
 from ..static.stack_model import StackModel
-from .messages import command, environment, fix_in
 from .base import Case, Check, LiveCase, StaticCase, fail, not_applicable
+from .messages import command, environment, fix_in
 
 if TYPE_CHECKING:
     from ..live.stack import LiveStack
@@ -23,9 +21,15 @@ LOOPBACK = ("localhost", "127.0.0.1", "0.0.0.0", "::1", "[::1]")
 
 def static_cases(model: StackModel) -> list[StaticCase]:
     if model.server is None:
-        return [not_applicable(NAME, "static", "no MLflow server in the compose project (no service runs `mlflow server`)")]
+        return [
+            not_applicable(NAME, "static", "no MLflow server in the compose project (no service runs `mlflow server`)")
+        ]
     if not model.roles.clients:
-        return [not_applicable(NAME, "static", "no MLflow client (no service sets MLFLOW_TRACKING_URI or depends on the server)")]
+        return [
+            not_applicable(
+                NAME, "static", "no MLflow client (no service sets MLFLOW_TRACKING_URI or depends on the server)"
+            )
+        ]
     return [Case(NAME, "static", name, functools.partial(_check, client=name)) for name in model.roles.clients]
 
 
@@ -68,7 +72,7 @@ def _check(model: StackModel, client: str) -> None:
     if host in LOOPBACK:
         fail(
             f"{client} sets MLFLOW_TRACKING_URI={uri}: inside a container, {host} is that container itself, "
-            f"not {server.service}.\nEvery MLflow call from {client} fails with \"Connection refused\".\n{fix}"
+            f'not {server.service}.\nEvery MLflow call from {client} fails with "Connection refused".\n{fix}'
         )
     aliases = model.service(server.service).aliases
     if host not in aliases:
@@ -88,14 +92,15 @@ def _check(model: StackModel, client: str) -> None:
     if server.enforces_allowed_hosts is None:
         pytest.skip(
             f"the files do not say which MLflow {server.service} runs, so whether it checks the Host header "
-            f"{header!r} (MLflow 3.5+) cannot be told; the live item mlflow-reachable[live-{client}] makes a real API call"
+            f"{header!r} (MLflow 3.5+) cannot be told; the live item mlflow-reachable[live-{client}] makes a "
+            "real API call"
         )
     hosts = server.allowed_hosts.value or "MLflow's defaults: localhost, 127.0.0.1 and private IP ranges, with :*"
     fail(
         f"{server.service} ({server.mlflow_described}) does not admit the Host header {header!r} that {client} sends "
         f"(MLFLOW_TRACKING_URI={uri}).\nAllowed hosts: {hosts} ({server.allowed_hosts.source}).\n"
-        f"/health still answers 200, but every API call from {client} gets 403 \"Invalid Host header - possible "
-        f"DNS rebinding attack detected\"; --allowed-hosts matches host:port exactly.\n"
+        f'/health still answers 200, but every API call from {client} gets 403 "Invalid Host header - possible '
+        f'DNS rebinding attack detected"; --allowed-hosts matches host:port exactly.\n'
         f"{allowed_hosts_fix(model, header)}"
     )
 
@@ -132,8 +137,8 @@ def _live(stack: LiveStack, client: str) -> None:
     if status == 403 and "Invalid Host header" in api.body:
         header = host_header(uri)
         fail(
-            f"{server.service} refuses {client}: {probe} -> HTTP 403 \"Invalid Host header - possible DNS rebinding "
-            f"attack detected\" (while /health answers {health}).\n"
+            f'{server.service} refuses {client}: {probe} -> HTTP 403 "Invalid Host header - possible DNS rebinding '
+            f'attack detected" (while /health answers {health}).\n'
             f"MLflow 3 checks the Host header ({header!r}) against --allowed-hosts "
             f"(now: {server.allowed_hosts.value or 'not set: localhost, 127.0.0.1, private IPs'}; "
             f"{server.allowed_hosts.source}), and host:port must match exactly.\n{allowed_hosts_fix(model, header)}"

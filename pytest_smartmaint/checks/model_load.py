@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ..static.compose import Mount
 from ..errors import SmartmaintError, SmartmaintWarning
+from ..static.compose import Mount
 from ..static.stack_model import StackModel
-from .messages import fix_in, volumes
 from .base import Case, Check, LiveCase, fail, not_applicable
+from .messages import fix_in, volumes
 
 if TYPE_CHECKING:
     from ..live.facts import ModelLoad
@@ -30,8 +30,13 @@ def live_cases(model: StackModel) -> list[LiveCase]:
         return [not_applicable(NAME, "live", "no MLflow server and model consumer in the compose project")]
     trainer = (model.roles.trainer,) if model.roles.trainer else ()  # else found in the containers
     smoke = [
-        Case(NAME, "live", name, functools.partial(_live, consumer=name),
-             tuple(dict.fromkeys((*trainer, name, model.server.service))))
+        Case(
+            NAME,
+            "live",
+            name,
+            functools.partial(_live, consumer=name),
+            tuple(dict.fromkeys((*trainer, name, model.server.service))),
+        )
         for name in model.roles.consumers
     ]
     registry = [
@@ -44,16 +49,20 @@ def live_cases(model: StackModel) -> list[LiveCase]:
 def _live_registry(stack: LiveStack, consumer: str) -> None:
     """The pre-deploy question on a running deployment: will the consumer serve what the registry holds?"""
     if stack.owned:
-        pytest.skip("a stack the plugin started holds only its smoke model (checked above); "
-                    "with --smartmaint-project this loads the latest version of every registered model")
+        pytest.skip(
+            "a stack the plugin started holds only its smoke model (checked above); "
+            "with --smartmaint-project this loads the latest version of every registered model"
+        )
     loads = stack.registry_loads(consumer)
     broken = {uri: error for uri, error in loads.items() if error != "ok"}
     if broken:
         lines = "\n".join(f"  {uri}: {error}" for uri, error in sorted(broken.items()))
-        fail(f"{consumer} cannot load {len(broken)} of the {len(loads)} latest registered model versions:\n{lines}\n"
-             "Each line names the layer: \"No such artifact\" (the store is not at the recorded path in this "
-             "service), PermissionError/Read-only (write access to the model directory), or a deserialization error "
-             "(library versions: compare the model's requirements.txt with this image).")
+        fail(
+            f"{consumer} cannot load {len(broken)} of the {len(loads)} latest registered model versions:\n{lines}\n"
+            'Each line names the layer: "No such artifact" (the store is not at the recorded path in this '
+            "service), PermissionError/Read-only (write access to the model directory), or a deserialization error "
+            "(library versions: compare the model's requirements.txt with this image)."
+        )
 
 
 def _store_mount(stack: LiveStack) -> Mount | None:
@@ -67,7 +76,11 @@ def _store_fix(stack: LiveStack, service: str) -> str:
     if store is None:
         return ""
     mine = stack.model.service(service).mount_of(store.source)
-    has = f"it mounts {store.label} at {mine.target}{' read-only' if mine.read_only else ''}" if mine else f"it does not mount {store.label}"
+    has = (
+        f"it mounts {store.label} at {mine.target}{' read-only' if mine.read_only else ''}"
+        if mine
+        else f"it does not mount {store.label}"
+    )
     return f"\n{service}: {has}.\n" + fix_in(service, volumes(f"{store.label}:{store.target}"))
 
 
@@ -98,16 +111,20 @@ def _live(stack: LiveStack, consumer: str) -> None:
     who = f"{consumer} (uid {result.uid}:{result.gid})"
     if layer is LoadLayer.OK:
         if result.predictions != smoke.expected:
-            fail(f"{consumer} loaded {uri} but predicts {list(result.predictions or [])} where {trainer} predicted "
-                 f"{list(smoke.expected)} on the same rows: the two run different library versions.")
+            fail(
+                f"{consumer} loaded {uri} but predicts {list(result.predictions or [])} where {trainer} predicted "
+                f"{list(smoke.expected)} on the same rows: the two run different library versions."
+            )
         _warn_on_skew(consumer, uri, result)
         return
     head = f"{consumer} cannot load {uri}, registered from {trainer}"
     if layer is LoadLayer.REGISTRY:
         fail(f"{head}: the registry is unreachable from {consumer}.\n  {detail}\nSee mlflow-reachable for the cause.")
     if layer is LoadLayer.VERSION_MISSING:
-        fail(f"{head}: the registry {consumer} talks to has no such version.\n  {detail}\n{trainer} and {consumer} "
-             "use different tracking servers or backend stores: compare their MLFLOW_TRACKING_URI.")
+        fail(
+            f"{head}: the registry {consumer} talks to has no such version.\n  {detail}\n{trainer} and {consumer} "
+            "use different tracking servers or backend stores: compare their MLFLOW_TRACKING_URI."
+        )
     if layer is LoadLayer.ARTIFACT_PATH:
         culprit = trainer if trainer and _misplaced(stack, trainer) and not _misplaced(stack, consumer) else consumer
         why = (
@@ -116,22 +133,28 @@ def _live(stack: LiveStack, consumer: str) -> None:
             if culprit != consumer
             else "The artifact root is a local path, so every client needs the store at the same path."
         )
-        fail(f"{head}: the registry recorded its artifacts at {path}, and that directory does not exist in {consumer}.\n"
-             f"MLflow would only say \"No such artifact\". {why}{_store_fix(stack, culprit)}")
+        fail(
+            f"{head}: the registry recorded its artifacts at {path}, and that directory does not exist in {consumer}.\n"
+            f'MLflow would only say "No such artifact". {why}{_store_fix(stack, culprit)}'
+        )
     if layer is LoadLayer.ARTIFACT_UNWRITABLE:
-        fail(f"{head}: {who} cannot write the model's directory {path} ({detail}).\nLoading models:/ writes "
-             f"registered_model_meta next to the model, so a read-only mount or another uid than the writer's breaks "
-             f"it.{_store_fix(stack, consumer)}\n(without :ro, and with the same user: as "
-             f"{trainer})")
+        fail(
+            f"{head}: {who} cannot write the model's directory {path} ({detail}).\nLoading models:/ writes "
+            f"registered_model_meta next to the model, so a read-only mount or another uid than the writer's breaks "
+            f"it.{_store_fix(stack, consumer)}\n(without :ro, and with the same user: as "
+            f"{trainer})"
+        )
     if layer is LoadLayer.LIBRARY:
         fail(f"{head}: {detail}\nThe consumer image needs mlflow-skinny (or mlflow), scikit-learn, pandas and skops.")
     if layer is LoadLayer.PREDICT:
         fail(f"{consumer} loaded {uri} but predict failed: {detail}")
     requirement = _logged_sklearn(result)
-    fail(f"{head}: the artifacts are there, but the model did not deserialize:\n  {detail.strip()}\n"
-         f"Logged with {requirement or 'scikit-learn (version not recorded)'}; {consumer} has scikit-learn "
-         f"{result.sklearn}. sklearn models are stored with skops (MLflow 3.15+): the consumer needs skops and "
-         "a scikit-learn that reads the logged format.")
+    fail(
+        f"{head}: the artifacts are there, but the model did not deserialize:\n  {detail.strip()}\n"
+        f"Logged with {requirement or 'scikit-learn (version not recorded)'}; {consumer} has scikit-learn "
+        f"{result.sklearn}. sklearn models are stored with skops (MLflow 3.15+): the consumer needs skops and "
+        "a scikit-learn that reads the logged format."
+    )
 
 
 def _logged_sklearn(result: ModelLoad) -> str | None:
@@ -141,10 +164,13 @@ def _logged_sklearn(result: ModelLoad) -> str | None:
 def _warn_on_skew(consumer: str, uri: str, result: ModelLoad) -> None:
     logged = _logged_sklearn(result)
     if logged and "==" in logged and result.sklearn and logged.split("==")[1] != result.sklearn:
-        warnings.warn(SmartmaintWarning(
-            f"{consumer} loads {uri} with scikit-learn {result.sklearn}, but it was logged with {logged}: "
-            "MLflow only warns; predictions may differ. Pin the same version in both images."
-        ), stacklevel=2)
+        warnings.warn(
+            SmartmaintWarning(
+                f"{consumer} loads {uri} with scikit-learn {result.sklearn}, but it was logged with {logged}: "
+                "MLflow only warns; predictions may differ. Pin the same version in both images."
+            ),
+            stacklevel=2,
+        )
 
 
 CHECK = Check(NAME, live=live_cases)

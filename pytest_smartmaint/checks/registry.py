@@ -22,8 +22,12 @@ class Registry:
 
     def static_cases(self, model: StackModel, only: Iterable[str] | None = None) -> list[StaticCase]:
         wanted = set(only) if only is not None else None
-        return [case for check in self.checks if check.static and (wanted is None or check.name in wanted)
-                for case in check.static(model)]
+        return [
+            case
+            for check in self.checks
+            if check.static and (wanted is None or check.name in wanted)
+            for case in check.static(model)
+        ]
 
     def live_cases(self, model: StackModel) -> list[LiveCase]:
         ordered = sorted((c for c in self.checks if c.live), key=lambda c: c.destructive)  # stable: report order kept

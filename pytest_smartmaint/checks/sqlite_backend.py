@@ -10,8 +10,8 @@ import pytest
 from ..errors import SmartmaintError
 from ..static.mlflow_server import resolve
 from ..static.stack_model import StackModel
-from .messages import NO_SERVER, command, fix_in, volumes
 from .base import Case, Check, LiveCase, StaticCase, fail, not_applicable
+from .messages import NO_SERVER, command, fix_in, volumes
 
 if TYPE_CHECKING:
     from ..live.stack import LiveStack
@@ -47,11 +47,13 @@ def _check(model: StackModel) -> None:
             else ""
         )
         # a db in / or the working directory gets a directory of its own; otherwise mount the one it is in
-        db_dir, db_path = ("/mlflow_db", "/mlflow_db/mlflow.db") if directory in ("/", server.workdir) else (directory, path)
-        fix = (
-            fix_in(server.service,
-                   command(f"mlflow server --backend-store-uri sqlite:///{db_path} ...   (four slashes: absolute path)"),
-                   volumes(f"./mlflow_db:{db_dir}"))
+        db_dir, db_path = (
+            ("/mlflow_db", "/mlflow_db/mlflow.db") if directory in ("/", server.workdir) else (directory, path)
+        )
+        fix = fix_in(
+            server.service,
+            command(f"mlflow server --backend-store-uri sqlite:///{db_path} ...   (four slashes: absolute path)"),
+            volumes(f"./mlflow_db:{db_dir}"),
         )
         fail(
             f"The MLflow backend store {setting} is the file {path} in {server.service}, on no mount.{default_note}\n"
@@ -65,23 +67,31 @@ def _check(model: StackModel) -> None:
             f"at {mount.target} ({where}).\n"
             f"A tmpfs lives in memory and is wiped at every stop of the container: every registered model and run "
             f"is lost on `docker compose restart`, `stop`, a recreate or a reboot.\n"
-            + fix_in(server.service, volumes(f"./mlflow_db:{directory}"),
-                     how=f"replace the tmpfs at {mount.target} with a directory on disk")
+            + fix_in(
+                server.service,
+                volumes(f"./mlflow_db:{directory}"),
+                how=f"replace the tmpfs at {mount.target} with a directory on disk",
+            )
         )
     if mount.target == path:
         fail(
-            f"{server.service} mounts only the SQLite file itself ({mount.label} -> {mount.target}), not its directory.\n"
+            f"{server.service} mounts only the SQLite file itself ({mount.label} -> {mount.target}), not its "
+            "directory.\n"
             f"SQLite writes its -journal/-wal files next to the db, which then land in the container layer; and when "
             f"{mount.label} does not exist on the host, Docker creates a directory in its place and MLflow fails "
-            f"with \"unable to open database file\".\n"
-            + fix_in(server.service, volumes(f"{posixpath.dirname(mount.label) or '.'}:{directory}"),
-                     how="mount the directory")
+            f'with "unable to open database file".\n'
+            + fix_in(
+                server.service,
+                volumes(f"{posixpath.dirname(mount.label) or '.'}:{directory}"),
+                how="mount the directory",
+            )
         )
     if mount.read_only:
         fail(
-            f"{server.service} mounts the directory of its SQLite backend ({mount.label} -> {mount.target}) read-only.\n"
+            f"{server.service} mounts the directory of its SQLite backend ({mount.label} -> {mount.target}) "
+            "read-only.\n"
             f"MLflow starts, then every write (create experiment, register model) fails with 503 "
-            f"\"attempt to write a readonly database\".\nFix, in service {server.service}: drop :ro from "
+            f'"attempt to write a readonly database".\nFix, in service {server.service}: drop :ro from '
             f"{mount.label}:{mount.target}"
         )
 
@@ -94,8 +104,14 @@ def live_cases(model: StackModel) -> list[LiveCase]:
     if server is None:
         return [not_applicable(NAME, "live", NO_SERVER)]
     if not (server.backend_store_uri.value or "").startswith("sqlite:"):
-        return [not_applicable(NAME, "live", f"the backend store is {server.backend_store_uri.value}, not SQLite",
-                               subject=server.service)]
+        return [
+            not_applicable(
+                NAME,
+                "live",
+                f"the backend store is {server.backend_store_uri.value}, not SQLite",
+                subject=server.service,
+            )
+        ]
     services = (server.service, *(model.roles.trainer and [model.roles.trainer] or []))
     return [
         Case(NAME, "live", server.service, _live_process_and_file, services),
@@ -112,8 +128,16 @@ def _live_process_and_file(stack: LiveStack) -> None:
     if not facts.processes:
         fail(f"no `mlflow server` process runs in {server.service}; see its log below.")
     process = facts.processes[0]
-    running = resolve(server.service, list(process.argv), "the running process", dict(process.env), {},
-                      process.cwd or server.workdir, server.mlflow_version, server.mlflow_spec)
+    running = resolve(
+        server.service,
+        list(process.argv),
+        "the running process",
+        dict(process.env),
+        {},
+        process.cwd or server.workdir,
+        server.mlflow_version,
+        server.mlflow_spec,
+    )
     if running.backend_store_uri.value != server.backend_store_uri.value:
         fail(
             f"{server.service} runs with --backend-store-uri {running.backend_store_uri.value} "
@@ -122,13 +146,17 @@ def _live_process_and_file(stack: LiveStack) -> None:
             f"Fix: docker compose up -d --build --force-recreate {server.service}"
         )
     if not facts.db_exists:
-        fail(f"{server.service} has no SQLite file at {server.sqlite_path} ({server.backend_store_uri}), though its "
-             "server runs: the directory is not writable, or MLflow has not started yet; see its log below.")
+        fail(
+            f"{server.service} has no SQLite file at {server.sqlite_path} ({server.backend_store_uri}), though its "
+            "server runs: the directory is not writable, or MLflow has not started yet; see its log below."
+        )
     missing = [t for t in EXPECTED_TABLES if t not in facts.tables]
     if missing:
-        fail(f"{server.sqlite_path} in {server.service} lacks MLflow's tables {', '.join(missing)} "
-             f"({facts.db_error or 'tables: ' + ', '.join(facts.tables)}): it is not the server's "
-             "database, or its migrations did not run.")
+        fail(
+            f"{server.sqlite_path} in {server.service} lacks MLflow's tables {', '.join(missing)} "
+            f"({facts.db_error or 'tables: ' + ', '.join(facts.tables)}): it is not the server's "
+            "database, or its migrations did not run."
+        )
 
 
 def _live_survives(stack: LiveStack) -> None:
@@ -137,11 +165,15 @@ def _live_survives(stack: LiveStack) -> None:
     server = model.server
     assert server is not None
     if not stack.owned:
-        pytest.skip(f"restart and recreate are never done to a stack the plugin did not start "
-                    f"(--smartmaint-project {stack.project})")
+        pytest.skip(
+            f"restart and recreate are never done to a stack the plugin did not start "
+            f"(--smartmaint-project {stack.project})"
+        )
     if not stack.exclusive:  # other workers run live items meanwhile: --dist load, or a loadgroup xdist did not apply
-        pytest.skip("the live items are not in one xdist worker, so other workers run checks on this stack now and "
-                    "recreating its server would break them (use --dist loadgroup, where xdist applies it, or -n 1)")
+        pytest.skip(
+            "the live items are not in one xdist worker, so other workers run checks on this stack now and "
+            "recreating its server would break them (use --dist loadgroup, where xdist applies it, or -n 1)"
+        )
     try:
         smoke = stack.smoke_model()
     except SmartmaintError as exc:
@@ -159,8 +191,11 @@ def _live_survives(stack: LiveStack) -> None:
                 f"(lookup: HTTP {found.status} {(found.body or found.error)[:200]}).\n"
                 f"The backend store is {server.backend_store_uri}: the file is {where}, so it lives in the "
                 f"container's writable layer and goes with the container.\n"
-                + fix_in(server.service, command("mlflow server --backend-store-uri sqlite:////mlflow_db/mlflow.db ..."),
-                         volumes("./mlflow_db:/mlflow_db"))
+                + fix_in(
+                    server.service,
+                    command("mlflow server --backend-store-uri sqlite:////mlflow_db/mlflow.db ..."),
+                    volumes("./mlflow_db:/mlflow_db"),
+                )
             )
 
 

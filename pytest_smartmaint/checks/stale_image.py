@@ -28,8 +28,10 @@ NAME = "stale-image"
 
 
 def live_cases(model: StackModel) -> list[LiveCase]:
-    return [Case(NAME, "live", name, functools.partial(_live, service=name), (name,))
-            for name in sorted(model.project.services)]
+    return [
+        Case(NAME, "live", name, functools.partial(_live, service=name), (name,))
+        for name in sorted(model.project.services)
+    ]
 
 
 def _sha256(path: str) -> str:
@@ -61,8 +63,10 @@ def differences(facts: ImageFacts, running: RunningImage) -> list[str]:
 
 def _live(stack: LiveStack, service: str) -> None:
     if stack.owned:
-        pytest.skip("the plugin built this stack from the current files for this run, so its images cannot be stale; "
-                    "stale-image checks a stack that is already running (--smartmaint-project NAME)")
+        pytest.skip(
+            "the plugin built this stack from the current files for this run, so its images cannot be stale; "
+            "stale-image checks a stack that is already running (--smartmaint-project NAME)"
+        )
     try:
         running = stack.running_image(service)
     except SmartmaintError as exc:
@@ -75,18 +79,26 @@ def _live(stack: LiveStack, service: str) -> None:
     project = f"docker compose -p {stack.project}"
     problems = []
     if running.current_id is not None and running.current_id != running.image.id:
-        problems.append(f"its image reference {running.reference} now names another image ({running.current_id[7:19]}): "
-                        f"the container was not recreated after it was rebuilt or pulled")
+        problems.append(
+            f"its image reference {running.reference} now names another image ({running.current_id[7:19]}): "
+            f"the container was not recreated after it was rebuilt or pulled"
+        )
     facts = stack.model.images.get(service)
     if facts is not None and declared.build is not None:
         problems += differences(facts, running)
     if not problems:
         return
-    fix = (f"{project} up -d --build {service}" if declared.build is not None
-           else f"{project} pull {service} && {project} up -d {service}")
-    fail(f"{service} runs an image built {built} UTC ({running.image.id[7:19]}, {running.reference}) that is older than "
-         f"its files:\n" + "\n".join(f"- {p}" for p in problems)
-         + f"\nThe running container does not do what the files say. Rebuild and recreate it:\n    {fix}")
+    fix = (
+        f"{project} up -d --build {service}"
+        if declared.build is not None
+        else f"{project} pull {service} && {project} up -d {service}"
+    )
+    fail(
+        f"{service} runs an image built {built} UTC ({running.image.id[7:19]}, {running.reference}) that is older than "
+        f"its files:\n"
+        + "\n".join(f"- {p}" for p in problems)
+        + f"\nThe running container does not do what the files say. Rebuild and recreate it:\n    {fix}"
+    )
 
 
 CHECK = Check(NAME, live=live_cases)

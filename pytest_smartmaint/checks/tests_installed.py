@@ -28,8 +28,10 @@ if TYPE_CHECKING:
     from ..live.stack import LiveStack
 
 NAME = "test-deps"
-NO_TEST_SERVICE = ("no test service: no service's command or entrypoint runs pytest; name the services that run "
-                   "the tests with the ini option smartmaint_test_services")
+NO_TEST_SERVICE = (
+    "no test service: no service's command or entrypoint runs pytest; name the services that run "
+    "the tests with the ini option smartmaint_test_services"
+)
 
 
 @dataclass(frozen=True)
@@ -68,14 +70,20 @@ def declarations(context: Path) -> list[Declaration]:
     found: list[Declaration | None] = []
     for path in sorted(context.glob("*.txt")):
         lines = [raw.split(" #")[0].strip() for raw in path.read_text(encoding="utf-8", errors="replace").splitlines()]
-        found.append(_declaration(path, "requirements", None, _names([l for l in lines if l and l[0] not in "#-"])))
+        found.append(
+            _declaration(path, "requirements", None, _names([line for line in lines if line and line[0] not in "#-"]))
+        )
     pyproject = context / "pyproject.toml"
     if pyproject.is_file():
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
         for extra, lines in (data.get("project", {}).get("optional-dependencies") or {}).items():
             found.append(_declaration(pyproject, "extra", str(extra), _names(list(lines))))
         for group, lines in (data.get("dependency-groups") or {}).items():
-            found.append(_declaration(pyproject, "dependency-group", str(group), _names([l for l in lines if isinstance(l, str)])))
+            found.append(
+                _declaration(
+                    pyproject, "dependency-group", str(group), _names([line for line in lines if isinstance(line, str)])
+                )
+            )
         poetry = data.get("tool", {}).get("poetry", {})
         groups = {str(g): spec.get("dependencies", {}) for g, spec in (poetry.get("group") or {}).items()}
         if poetry.get("dev-dependencies"):
@@ -110,8 +118,9 @@ def _commands(run: str) -> list[list[str]]:
 def _is_pip(words: list[str]) -> bool:
     """`pip`, `pip3.12`, `/opt/venv/bin/pip`, `python3 -m pip` (not pipx, not pipenv)."""
     tool = Path(words[0]).name
-    return bool(re.fullmatch(r"pip[\d.]*", tool)
-                or (re.fullmatch(r"python[\d.]*", tool) and words[1:3] == ["-m", "pip"]))
+    return bool(
+        re.fullmatch(r"pip[\d.]*", tool) or (re.fullmatch(r"python[\d.]*", tool) and words[1:3] == ["-m", "pip"])
+    )
 
 
 def _option_values(words: list[str], *names: str) -> set[str]:
@@ -143,15 +152,17 @@ def installs(image: ImageFacts, declaration: Declaration) -> Verdict:
                 deciding = deciding or text
                 if "pytest" in _names([w for w in words if not w.startswith("-") and w != "install"]):
                     return Verdict(True, text)
-                if declaration.kind == "extra" and any(re.search(rf"\.\[[^\]]*\b{re.escape(declaration.group or '')}\b", w)
-                                                       for w in words):
+                if declaration.kind == "extra" and any(
+                    re.search(rf"\.\[[^\]]*\b{re.escape(declaration.group or '')}\b", w) for w in words
+                ):
                     return Verdict(True, text)
                 if declaration.kind == "dependency-group" and declaration.group in _option_values(words, "--group"):
                     return Verdict(True, text)
             elif tool == "poetry" and "install" in words:
                 deciding = text
-                if declaration.kind == "extra" and ("--all-extras" in words
-                                                    or declaration.group in _option_values(words, "-E", "--extras")):
+                if declaration.kind == "extra" and (
+                    "--all-extras" in words or declaration.group in _option_values(words, "-E", "--extras")
+                ):
                     return Verdict(True, text)
                 if declaration.kind != "poetry-group":
                     continue
@@ -161,18 +172,28 @@ def installs(image: ImageFacts, declaration: Declaration) -> Verdict:
                 if only:
                     if declaration.group in only:
                         return Verdict(True, text)
-                elif declaration.group not in without and (declaration.group in ("main", "dev") or declaration.group in with_
-                                                           or not _optional_poetry_group(declaration)):
+                elif declaration.group not in without and (
+                    declaration.group in ("main", "dev")
+                    or declaration.group in with_
+                    or not _optional_poetry_group(declaration)
+                ):
                     return Verdict(True, text)
             elif tool == "uv" and ("sync" in words or "install" in words):
                 deciding = text
                 if declaration.kind == "dependency-group":
                     groups = _option_values(words, "--group", "--only-group")
-                    default = declaration.group == "dev" and "--no-dev" not in words and "--no-default-groups" not in words
-                    if "--all-groups" in words or declaration.group in groups or (default and "--only-group" not in text):
+                    default = (
+                        declaration.group == "dev" and "--no-dev" not in words and "--no-default-groups" not in words
+                    )
+                    if (
+                        "--all-groups" in words
+                        or declaration.group in groups
+                        or (default and "--only-group" not in text)
+                    ):
                         return Verdict(True, text)
-                if declaration.kind == "extra" and ("--all-extras" in words
-                                                    or declaration.group in _option_values(words, "--extra")):
+                if declaration.kind == "extra" and (
+                    "--all-extras" in words or declaration.group in _option_values(words, "--extra")
+                ):
                     return Verdict(True, text)
             elif re.search(r"(\.sh|make|pipenv|conda|mamba|pdm|hatch)$", tool) or tool in ("make", "pipenv", "pdm"):
                 unreadable = unreadable or text
@@ -184,8 +205,11 @@ def installs(image: ImageFacts, declaration: Declaration) -> Verdict:
 
 
 def _pip_installs_pytest(words: list[str]) -> bool:
-    return _is_pip(words) and "install" in words and "pytest" in _names(
-        [w for w in words if not w.startswith("-") and w != "install"])
+    return (
+        _is_pip(words)
+        and "install" in words
+        and "pytest" in _names([w for w in words if not w.startswith("-") and w != "install"])
+    )
 
 
 def _optional_poetry_group(declaration: Declaration) -> bool:
@@ -197,7 +221,8 @@ def _optional_poetry_group(declaration: Declaration) -> bool:
 def _fix(declaration: Declaration) -> str:
     return {
         "requirements": f"RUN pip install -r {declaration.file.name}",
-        "poetry-group": f"RUN poetry install --with {declaration.group}   (instead of --only=main / --without {declaration.group})",
+        "poetry-group": f"RUN poetry install --with {declaration.group}   "
+        f"(instead of --only=main / --without {declaration.group})",
         "extra": f"RUN pip install '.[{declaration.group}]'",
         "dependency-group": f"RUN uv sync --group {declaration.group}   (or pip install --group {declaration.group})",
     }[declaration.kind]
@@ -224,31 +249,39 @@ def test_declaration(model: StackModel, service: str) -> Declaration | None:
 def _check(model: StackModel, service: str) -> None:
     image = model.images.get(service)
     if image is None:
-        pytest.skip(f"{service} runs a prebuilt image: the files do not say what it installs; "
-                    f"the live item {NAME}[live-{service}] imports pytest in the running container")
+        pytest.skip(
+            f"{service} runs a prebuilt image: the files do not say what it installs; "
+            f"the live item {NAME}[live-{service}] imports pytest in the running container"
+        )
     direct = next((" ".join(w) for run in image.run_lines for w in _commands(run) if _pip_installs_pytest(w)), None)
     if direct:
         record_facts(step=direct)
         return
     declaration = test_declaration(model, service)
     if declaration is None:
-        pytest.skip(f"{service}'s build context declares no pytest (no requirements file, extra or group names it): "
-                    f"the live item {NAME}[live-{service}] checks what the image has")
+        pytest.skip(
+            f"{service}'s build context declares no pytest (no requirements file, extra or group names it): "
+            f"the live item {NAME}[live-{service}] checks what the image has"
+        )
     verdict = installs(image, declaration)
     record_facts(declared_in=declaration.describe(), step=verdict.step)
     if verdict.installed:
         return
     if verdict.installed is None:
-        pytest.skip(f"{service}'s image installs through `{verdict.step}`, which the files do not show: "
-                    f"the live item {NAME}[live-{service}] checks the running container")
+        pytest.skip(
+            f"{service}'s image installs through `{verdict.step}`, which the files do not show: "
+            f"the live item {NAME}[live-{service}] checks the running container"
+        )
     target = model.service(service).build
     step = f"its install step `{verdict.step}`" if verdict.step else "no install step"
     if target is not None and target.target:
         step += f" (build target `{target.target}`)"
-    fail(f"{service} runs the tests ({model.roles.sources.get('tests', '')}), but its image leaves out pytest: the "
-         f"project declares it in {declaration.describe()}, and {step} in {image.dockerfile} does not install that.\n"
-         f"`docker compose exec {service} pytest` fails with \"No module named pytest\" (or `pytest: not found`).\n"
-         f"Fix, in {image.dockerfile} (a test stage, or the image the tests run in):\n    {_fix(declaration)}")
+    fail(
+        f"{service} runs the tests ({model.roles.sources.get('tests', '')}), but its image leaves out pytest: the "
+        f"project declares it in {declaration.describe()}, and {step} in {image.dockerfile} does not install that.\n"
+        f'`docker compose exec {service} pytest` fails with "No module named pytest" (or `pytest: not found`).\n'
+        f"Fix, in {image.dockerfile} (a test stage, or the image the tests run in):\n    {_fix(declaration)}"
+    )
 
 
 def _live(stack: LiveStack, service: str) -> None:
@@ -264,9 +297,12 @@ def _live(stack: LiveStack, service: str) -> None:
     problems += [f"{plugin}: {error}" for plugin, error in result.plugins.items() if error != "ok"]
     if problems:
         where = f"declared in {declaration.describe()}, " if declaration else ""
-        fail(f"the tests cannot run in {service}:\n" + "\n".join(f"- {p}" for p in problems)
-             + f"\nInstall the test dependencies ({where}pytest and its plugins) in the image {service} runs, "
-               f"then rebuild: docker compose build {service}")
+        fail(
+            f"the tests cannot run in {service}:\n"
+            + "\n".join(f"- {p}" for p in problems)
+            + f"\nInstall the test dependencies ({where}pytest and its plugins) in the image {service} runs, "
+            f"then rebuild: docker compose build {service}"
+        )
 
 
 CHECK = Check(NAME, static=static_cases, live=live_cases)

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import functools
-
 import shlex
 import uuid
-
-import pytest
 from typing import TYPE_CHECKING
 
+import pytest
+
 from ..static.stack_model import StackModel
-from .messages import checked_live
 from .base import Case, Check, LiveCase, StaticCase, fail, table
+from .messages import checked_live
 
 if TYPE_CHECKING:
     from ..live.stack import LiveStack
@@ -45,8 +44,15 @@ def static_cases(model: StackModel) -> list[StaticCase]:
 def _check(model: StackModel, source: str, label: str) -> None:
     sharers = model.project.sharers(source)
     users = {s.name: model.effective_user(s.name) for s, _ in sharers}
-    rows = [[s.name, f"{m.label} -> {m.target}{' (ro)' if m.read_only else ''}", str(users[s.name].identity),
-             users[s.name].source] for s, m in sharers]
+    rows = [
+        [
+            s.name,
+            f"{m.label} -> {m.target}{' (ro)' if m.read_only else ''}",
+            str(users[s.name].identity),
+            users[s.name].source,
+        ]
+        for s, m in sharers
+    ]
     known = {n: u.identity for n, u in users.items() if u.known}
     unknown = sorted(n for n, u in users.items() if not u.known)
     uids = {i.uid for i in known.values()}
@@ -62,7 +68,9 @@ def _check(model: StackModel, source: str, label: str) -> None:
         )
     explicit = sorted({str(i) for n, i in known.items() if users[n].source == "compose user:"})
     suggestion = explicit[0] if len(explicit) == 1 else "1000:1000"
-    fixes = "\n".join(f"    {n}:\n      user: \"{suggestion}\"" for n, u in users.items() if str(u.identity) != suggestion)
+    fixes = "\n".join(
+        f'    {n}:\n      user: "{suggestion}"' for n, u in users.items() if str(u.identity) != suggestion
+    )
     implicit = [n for n, u in users.items() if u.source != "compose user:"]
     why_implicit = (
         f"\n{', '.join(implicit)} set{'s' if len(implicit) == 1 else ''} no user: in compose, so "
@@ -73,15 +81,20 @@ def _check(model: StackModel, source: str, label: str) -> None:
     fail(
         f"The services sharing {label} run as different users:\n{table(rows)}{why_implicit}\n"
         f"Files one of them creates (MLflow artifacts, registered_model_meta, the SQLite db) are owned by its uid,\n"
-        f"so the others get \"Permission denied\" when they write next to them.\n"
+        f'so the others get "Permission denied" when they write next to them.\n'
         f"Fix, in the compose file, give every sharer the same user:\n{fixes}"
     )
 
 
 def live_cases(model: StackModel) -> list[LiveCase]:
     return [
-        Case(NAME, "live", label, functools.partial(_live, source=source, label=label),
-             tuple(dict.fromkeys(s.name for s, _ in model.project.sharers(source))))
+        Case(
+            NAME,
+            "live",
+            label,
+            functools.partial(_live, source=source, label=label),
+            tuple(dict.fromkeys(s.name for s, _ in model.project.sharers(source))),
+        )
         for source, label in shared_writable_sources(model)
     ]
 
@@ -100,20 +113,27 @@ def _live(stack: LiveStack, source: str, label: str) -> None:
     creator, creator_mount = writable[0]
     name = f".smartmaint-uid-{uuid.uuid4().hex[:8]}"
     problems: list[str] = []
-    created = stack.exec(creator.name, f"echo created > {shlex.quote(creator_mount.target + '/' + name)} && "
-                                        f"stat -c %u:%g {shlex.quote(creator_mount.target)} {shlex.quote(creator_mount.target + '/' + name)}")
+    created = stack.exec(
+        creator.name,
+        f"echo created > {shlex.quote(creator_mount.target + '/' + name)} && "
+        f"stat -c %u:%g {shlex.quote(creator_mount.target)} {shlex.quote(creator_mount.target + '/' + name)}",
+    )
     owners = created.stdout.split()
     if created.rc != 0:
-        problems.append(f"{creator.name} ({ids[creator.name]}) cannot create a file in {creator_mount.target}: "
-                        f"{created.stderr.strip()}")
+        problems.append(
+            f"{creator.name} ({ids[creator.name]}) cannot create a file in {creator_mount.target}: "
+            f"{created.stderr.strip()}"
+        )
     else:
         for service, mount in writable[1:]:
             path = shlex.quote(f"{mount.target}/{name}")
             for step, command in (("read", f"cat {path}"), ("rewrite", f"echo rewritten >> {path}")):
                 result = stack.exec(service.name, command)
                 if result.rc != 0:
-                    problems.append(f"{service.name} ({ids[service.name]}) cannot {step} the file {creator.name} created: "
-                                    f"{result.stderr.strip()}")
+                    problems.append(
+                        f"{service.name} ({ids[service.name]}) cannot {step} the file {creator.name} created: "
+                        f"{result.stderr.strip()}"
+                    )
     last = writable[-1]
     removed = stack.exec(last[0].name, f"rm -f {shlex.quote(last[1].target + '/' + name)}")
     if removed.rc != 0:
@@ -121,17 +141,27 @@ def _live(stack: LiveStack, source: str, label: str) -> None:
         stack.exec(creator.name, f"rm -f {shlex.quote(creator_mount.target + '/' + name)}")
     if len(set(ids.values())) == 1 and not problems:
         if owners and owners[0] != ids[creator.name]:
-            fail(f"{label} is owned by {owners[0]} on the volume, but its sharers run as {ids[creator.name]}: they can "
-                 f"create files only because of the directory's mode. Fix: chown {ids[creator.name]} the directory "
-                 "(in the Dockerfile that creates it, or on the host for a bind mount).")
+            fail(
+                f"{label} is owned by {owners[0]} on the volume, but its sharers run as {ids[creator.name]}: they can "
+                f"create files only because of the directory's mode. Fix: chown {ids[creator.name]} the directory "
+                "(in the Dockerfile that creates it, or on the host for a bind mount)."
+            )
         return
-    rows = [[s.name, f"{m.label} -> {m.target}{' (ro)' if m.read_only else ''}", f"runs as {ids[s.name]}"] for s, m in sharers]
-    owner = f"\nOn the volume: the directory is owned by {owners[0]}, the created file by {owners[1]}." if len(owners) == 2 else ""
+    rows = [
+        [s.name, f"{m.label} -> {m.target}{' (ro)' if m.read_only else ''}", f"runs as {ids[s.name]}"]
+        for s, m in sharers
+    ]
+    owner = (
+        f"\nOn the volume: the directory is owned by {owners[0]}, the created file by {owners[1]}."
+        if len(owners) == 2
+        else ""
+    )
     fail(
         f"The services sharing {label} do not run as one uid:gid (as seen inside the running containers):\n"
-        f"{table(rows)}{owner}\n" + ("\n".join(f"- {p}" for p in problems) + "\n" if problems else "")
+        f"{table(rows)}{owner}\n"
+        + ("\n".join(f"- {p}" for p in problems) + "\n" if problems else "")
         + "Files MLflow writes (artifacts, registered_model_meta, the SQLite db) belong to whoever wrote them first.\n"
-        f"Fix, in the compose file, every sharer of {label}:\n    user: \"{ids[creator.name]}\""
+        f'Fix, in the compose file, every sharer of {label}:\n    user: "{ids[creator.name]}"'
     )
 
 

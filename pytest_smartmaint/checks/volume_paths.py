@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import functools
-
 import shlex
 import uuid
 from typing import TYPE_CHECKING
 
 from ..static.compose import Mount
 from ..static.stack_model import StackModel
-from .messages import NO_SERVER, fix_in, volumes
 from .base import Case, Check, LiveCase, StaticCase, fail, not_applicable, table
+from .messages import NO_SERVER, fix_in, volumes
 
 if TYPE_CHECKING:
     from ..live.stack import LiveStack
@@ -34,7 +33,8 @@ def static_cases(model: StackModel) -> list[StaticCase]:
         cases.append(Case(NAME, "static", root, _root_not_mounted, (server.service,)))
     if root is None:
         reason = (
-            f"the artifact root is {server.artifact_mode} ({server.artifact_root}, {server.default_artifact_root.source}):"
+            f"the artifact root is {server.artifact_mode} ({server.artifact_root}, "
+            f"{server.default_artifact_root.source}):"
             " clients need no artifact mount"
         )
         cases.append(not_applicable(NAME, "static", reason, subject="artifact-root"))
@@ -53,7 +53,11 @@ def _check_source(model: StackModel, server_mount: Mount) -> None:
     assert server is not None
     root = server.local_artifact_path
     is_store = root is not None and server_mount.covers(root)
-    what = f"the MLflow artifact store {server_mount.label}" if is_store else f"the MLflow server's volume {server_mount.label}"
+    what = (
+        f"the MLflow artifact store {server_mount.label}"
+        if is_store
+        else f"the MLflow server's volume {server_mount.label}"
+    )
     sharers = sorted(model.project.sharers(server_mount.source), key=lambda sm: sm[0].name != server.service)
     differ = [(s, m) for s, m in sharers if m.target != server_mount.target]
     rows = []
@@ -68,7 +72,7 @@ def _check_source(model: StackModel, server_mount: Mount) -> None:
         writer = writers[0] if writers else server.service
         cause = (
             f"MLflow records absolute artifact paths ({root}/<experiment>/models/m-<id>/artifacts),\n"
-            f"so {names} cannot read what {writer} logs; loading fails with \"No such artifact\"."
+            f'so {names} cannot read what {writer} logs; loading fails with "No such artifact".'
             if is_store
             else f"The same files appear under different paths, so paths recorded by {server.service} "
             f"do not exist in {names}."
@@ -88,7 +92,7 @@ def _check_source(model: StackModel, server_mount: Mount) -> None:
             f"{table(rows)}\n"
             f"The artifact root is a local path ({root}, {server.default_artifact_root.source}), so clients read "
             f"and write {root}/... themselves:\nwhat {missing[0]} logs stays inside its container, and "
-            f"what others log is missing there (\"No such artifact\" when loading models:/).\n{fixes}"
+            f'what others log is missing there ("No such artifact" when loading models:/).\n{fixes}'
         )
     if read_only:
         fixes = "\n".join(_fix(model, c, server_mount, server_mount.target) for c in read_only)
@@ -96,7 +100,7 @@ def _check_source(model: StackModel, server_mount: Mount) -> None:
             f"{', '.join(read_only)} mount{'s' if len(read_only) == 1 else ''} the artifact store "
             f"{server_mount.label} read-only (:ro).\nLoading models:/NAME/VERSION writes a registered_model_meta "
             f"file next to the model under {root}, and logging writes artifacts there: both fail with "
-            f"\"Read-only file system\".\n{fixes}\n(without :ro)"
+            f'"Read-only file system".\n{fixes}\n(without :ro)'
         )
 
 
@@ -117,8 +121,13 @@ def live_cases(model: StackModel) -> list[LiveCase]:
         return [not_applicable(NAME, "live", NO_SERVER)]
     mounts = [m for m in model.service(server.service).mounts if m.kind in ("bind", "volume")]
     return [
-        Case(NAME, "live", mount.label, functools.partial(_live, server_mount=mount),
-             tuple(dict.fromkeys([server.service, *(s.name for s, _ in model.project.sharers(mount.source))])))
+        Case(
+            NAME,
+            "live",
+            mount.label,
+            functools.partial(_live, server_mount=mount),
+            tuple(dict.fromkeys([server.service, *(s.name for s, _ in model.project.sharers(mount.source))])),
+        )
         for mount in sorted(mounts, key=lambda m: m.label)
     ]
 
@@ -133,10 +142,16 @@ def _live(stack: LiveStack, server_mount: Mount) -> None:
     is_store = root is not None and server_mount.covers(root)
     server_side = next((m for m in stack.facts(server.service).mounts if m.target == server_mount.target), None)
     if server_side is None:
-        fail(f"{server.service} is running without a mount at {server_mount.target} (compose declares {server_mount.label}); "
-             "was it started from another compose file? Recreate it: docker compose up -d --force-recreate")
+        fail(
+            f"{server.service} is running without a mount at {server_mount.target} (compose declares "
+            f"{server_mount.label}); "
+            "was it started from another compose file? Recreate it: docker compose up -d --force-recreate"
+        )
     identity = server_side.source  # device and path within it: the same for every container mounting it
-    expected = sorted({s.name for s, _ in model.project.sharers(server_mount.source)} | (set(model.roles.clients) if is_store else set()))
+    expected = sorted(
+        {s.name for s, _ in model.project.sharers(server_mount.source)}
+        | (set(model.roles.clients) if is_store else set())
+    )
     rows, wrong = [], []
     for name in expected:
         if name == server.service:
@@ -156,8 +171,11 @@ def _live(stack: LiveStack, server_mount: Mount) -> None:
     finally:
         stack.exec(server.service, f"rm -f {shlex.quote(sentinel)}")
     if written.rc != 0:
-        fail(f"{server.service} cannot write to its own mount {server_mount.target} ({server_mount.label}): "
-             f"{written.stderr.strip()}\nMLflow cannot store {'artifacts' if is_store else 'data'} there; see uid-mapping.")
+        fail(
+            f"{server.service} cannot write to its own mount {server_mount.target} ({server_mount.label}): "
+            f"{written.stderr.strip()}\nMLflow cannot store {'artifacts' if is_store else 'data'} there; see "
+            "uid-mapping."
+        )
     if wrong or unseen:
         what = "The MLflow artifact store" if is_store else "The MLflow server's volume"
         fixes = "\n".join(_fix(model, n, server_mount, server_mount.target) for n in dict.fromkeys(wrong + unseen))
@@ -165,8 +183,13 @@ def _live(stack: LiveStack, server_mount: Mount) -> None:
             f"{what} {server_mount.label} is not at {server_mount.target} in every container that needs it "
             f"(as seen inside each container):\n{table([[server.service, server_mount.target, 'server'], *rows])}\n"
             f"A file written through {server.service} at {sentinel} was not found by: {', '.join(unseen) or '-'}.\n"
-            + (f"MLflow records absolute artifact paths under {root}, so these services cannot read or write the models "
-               f"others log (\"No such artifact\").\n" if is_store else "")
+            + (
+                f"MLflow records absolute artifact paths under {root}, so these services cannot read or write "
+                "the models "
+                f'others log ("No such artifact").\n'
+                if is_store
+                else ""
+            )
             + fixes
         )
 

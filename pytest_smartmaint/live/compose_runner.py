@@ -19,17 +19,23 @@ from pathlib import Path
 from typing import Any
 
 from .. import commands
-from ..static.compose import compose_base_command
 from ..errors import SmartmaintError
+from ..static.compose import compose_base_command
 
 EXEC_TIMEOUT_S = 300  # the slowest probe (register a model, numba's first compile) takes ~30 s
 
 # MLflow's client retries a refused connection for minutes by default: a probe must fail fast instead.
-PROBE_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
-             "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1"}
+PROBE_ENV = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+}
 
 # Find an interpreter the way the image's PATH does (venvs first), then run the script.
-_PYTHON = 'PY="$(command -v python3 || command -v python)" || {{ echo "no python in PATH" >&2; exit 127; }}; exec "$PY" -c {script} {arg}'
+_PYTHON = (
+    'PY="$(command -v python3 || command -v python)" || {{ echo "no python in PATH" >&2; exit 127; }}; '
+    'exec "$PY" -c {script} {arg}'
+)
 
 
 def _env_flags(env: Mapping[str, str] | None) -> list[str]:
@@ -90,8 +96,16 @@ class ComposeRunner:
         if service in self._containers:
             return self._containers[service]
         result = commands.run(
-            ["docker", "ps", "--filter", f"label=com.docker.compose.project={self.project}",
-             "--filter", f"label=com.docker.compose.service={service}", "--format", "{{.Names}}"],
+            [
+                "docker",
+                "ps",
+                "--filter",
+                f"label=com.docker.compose.project={self.project}",
+                "--filter",
+                f"label=com.docker.compose.service={service}",
+                "--format",
+                "{{.Names}}",
+            ],
             timeout=30,
         )
         names = result.stdout.split()
@@ -100,19 +114,34 @@ class ComposeRunner:
         self._containers[service] = sorted(names)[0]
         return self._containers[service]
 
-    def run(self, service: str, command: str, timeout: float = EXEC_TIMEOUT_S,
-            env: Mapping[str, str] | None = None) -> ProbeResult:
+    def run(
+        self, service: str, command: str, timeout: float = EXEC_TIMEOUT_S, env: Mapping[str, str] | None = None
+    ) -> ProbeResult:
         container = self.container(service)
         if container is not None:
-            done = commands.run(["docker", "exec", "-i", *_env_flags(env), container, "/bin/sh", "-c", command], timeout=timeout)
+            done = commands.run(
+                ["docker", "exec", "-i", *_env_flags(env), container, "/bin/sh", "-c", command], timeout=timeout
+            )
             return ProbeResult(service, done.returncode, done.stdout, done.stderr, command)
         return self.run_one_off(service, command, timeout, env)  # a one-shot job that ran and exited
 
-    def run_one_off(self, service: str, command: str, timeout: float = EXEC_TIMEOUT_S,
-                    env: Mapping[str, str] | None = None) -> ProbeResult:
+    def run_one_off(
+        self, service: str, command: str, timeout: float = EXEC_TIMEOUT_S, env: Mapping[str, str] | None = None
+    ) -> ProbeResult:
         """``command`` in a fresh, removed container of the service: same image, user and mounts."""
-        done = self.compose("run", "--rm", "--no-deps", "-T", *_env_flags(env), "--entrypoint", "/bin/sh", service, "-c", command,
-                            timeout=timeout + 30)
+        done = self.compose(
+            "run",
+            "--rm",
+            "--no-deps",
+            "-T",
+            *_env_flags(env),
+            "--entrypoint",
+            "/bin/sh",
+            service,
+            "-c",
+            command,
+            timeout=timeout + 30,
+        )
         return ProbeResult(service, done.returncode, done.stdout, done.stderr, command)
 
     def python(self, service: str, script: str, arg: Any = None, timeout: float = EXEC_TIMEOUT_S) -> ProbeResult:

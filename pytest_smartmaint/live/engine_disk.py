@@ -41,9 +41,13 @@ class EngineDisk:
         return f"{value / 1e9:.1f} GB"
 
     def summary(self) -> str:
-        free = f"{self.gb(self.free_bytes)} free" if self.free_bytes is not None else "free space unknown (remote engine)"
-        return (f"{free} on {self.root}; reclaimable: images {self.gb(self.reclaimable_images)}, "
-                f"build cache {self.gb(self.reclaimable_build_cache)}")
+        free = (
+            f"{self.gb(self.free_bytes)} free" if self.free_bytes is not None else "free space unknown (remote engine)"
+        )
+        return (
+            f"{free} on {self.root}; reclaimable: images {self.gb(self.reclaimable_images)}, "
+            f"build cache {self.gb(self.reclaimable_build_cache)}"
+        )
 
     def shortage(self, min_free_gb: float) -> str | None:
         """Why nothing should be built, or None when the free space is known to be over the limit (or unknown)."""

@@ -44,8 +44,9 @@ class HttpAnswer:
         if not isinstance(raw, Mapping):
             return None
         status = raw.get("status")
-        return cls(int(status) if isinstance(status, int) else None, str(raw.get("body") or ""),
-                   str(raw.get("error") or ""))
+        return cls(
+            int(status) if isinstance(status, int) else None, str(raw.get("body") or ""), str(raw.get("error") or "")
+        )
 
 
 @dataclass(frozen=True)
@@ -72,9 +73,16 @@ class ServiceFacts:
             for m in cast(list[Mapping[str, object]], raw.get("mounts") or [])
         )
         packages = {str(k): _str(v) for k, v in cast(Mapping[str, object], raw.get("packages") or {}).items()}
-        return cls(int(cast(int, raw["uid"])), int(cast(int, raw["gid"])), str(raw.get("python", "")),
-                   _str(raw.get("tracking_uri")), mounts, packages, HttpAnswer.parse(raw.get("api")),
-                   HttpAnswer.parse(raw.get("health")))
+        return cls(
+            int(cast(int, raw["uid"])),
+            int(cast(int, raw["gid"])),
+            str(raw.get("python", "")),
+            _str(raw.get("tracking_uri")),
+            mounts,
+            packages,
+            HttpAnswer.parse(raw.get("api")),
+            HttpAnswer.parse(raw.get("health")),
+        )
 
 
 @dataclass(frozen=True)
@@ -96,9 +104,11 @@ class ServerFacts:
     @classmethod
     def parse(cls, raw: Json) -> ServerFacts:
         processes = tuple(
-            ServerProcess(tuple(_strs(p.get("argv"))),
-                          {str(k): str(v) for k, v in cast(Mapping[str, object], p.get("env") or {}).items()},
-                          _str(p.get("cwd")))
+            ServerProcess(
+                tuple(_strs(p.get("argv"))),
+                {str(k): str(v) for k, v in cast(Mapping[str, object], p.get("env") or {}).items()},
+                _str(p.get("cwd")),
+            )
             for p in cast(list[Mapping[str, object]], raw.get("processes") or [])
         )
         return cls(processes, bool(raw.get("db_exists")), tuple(_strs(raw.get("tables"))), _str(raw.get("db_error")))
@@ -118,13 +128,24 @@ class SmokeModel:
     @classmethod
     def parse(cls, raw: Json) -> SmokeModel:
         features = tuple(tuple(float(x) for x in cast(list[float], row)) for row in cast(list[object], raw["features"]))
-        return cls(str(raw["version"]), str(raw.get("artifact_location") or ""), str(raw["run_id"]),
-                   str(raw["model_id"]), tuple(float(x) for x in cast(list[float], raw["expected"])), features)
+        return cls(
+            str(raw["version"]),
+            str(raw.get("artifact_location") or ""),
+            str(raw["run_id"]),
+            str(raw["model_id"]),
+            tuple(float(x) for x in cast(list[float], raw["expected"])),
+            features,
+        )
 
     def as_arg(self) -> dict[str, object]:
         """The probe argument that names this model (to load it, or to delete what logging it left)."""
-        return {"version": self.version, "artifact_location": self.artifact_location, "run_id": self.run_id,
-                "model_id": self.model_id, "features": [list(row) for row in self.features]}
+        return {
+            "version": self.version,
+            "artifact_location": self.artifact_location,
+            "run_id": self.run_id,
+            "model_id": self.model_id,
+            "features": [list(row) for row in self.features],
+        }
 
 
 class LoadLayer(enum.Enum):
@@ -155,10 +176,16 @@ class ModelLoad:
     def parse(cls, raw: Json) -> ModelLoad:
         predictions = raw.get("predictions")
         uid, gid = raw.get("uid"), raw.get("gid")
-        return cls(LoadLayer(str(raw["layer"])), str(raw.get("detail") or ""),
-                   uid if isinstance(uid, int) else None, gid if isinstance(gid, int) else None,
-                   _str(raw.get("sklearn")), _str(raw.get("artifact_path")), tuple(_strs(raw.get("requirements"))),
-                   tuple(float(x) for x in cast(list[float], predictions)) if predictions is not None else None)
+        return cls(
+            LoadLayer(str(raw["layer"])),
+            str(raw.get("detail") or ""),
+            uid if isinstance(uid, int) else None,
+            gid if isinstance(gid, int) else None,
+            _str(raw.get("sklearn")),
+            _str(raw.get("artifact_path")),
+            tuple(_strs(raw.get("requirements"))),
+            tuple(float(x) for x in cast(list[float], predictions)) if predictions is not None else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -183,8 +210,11 @@ class AudioRoundTrip:
         return cls(
             {str(k): _str(v) for k, v in cast(Mapping[str, object], raw.get("imports") or {}).items()},
             {str(k): str(v) for k, v in cast(Mapping[str, object], raw.get("import_errors") or {}).items()},
-            _str(raw.get("libsndfile")), _str(failure.get("step")), str(failure.get("error") or ""),
-            _str(raw.get("numba_cache_dir")), _str(raw.get("home")),
+            _str(raw.get("libsndfile")),
+            _str(failure.get("step")),
+            str(failure.get("error") or ""),
+            _str(raw.get("numba_cache_dir")),
+            _str(raw.get("home")),
         )
 
 
@@ -213,7 +243,7 @@ def _address(hex_address: str) -> str:
     import ipaddress
 
     raw = bytes.fromhex(hex_address)
-    words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
     return str(ipaddress.ip_address(words))
 
 
@@ -231,7 +261,7 @@ def parse_listeners(proc_net_tcp: str) -> tuple[Listener, ...]:
             continue
         if listener.address != DOCKER_DNS:
             found.add(listener)
-    return tuple(sorted(found, key=lambda l: (l.port, l.address)))
+    return tuple(sorted(found, key=lambda listener: (listener.port, listener.address)))
 
 
 @dataclass(frozen=True)
@@ -277,10 +307,15 @@ class ImageConfig:
         config = cast(Mapping[str, object], raw.get("Config") or {})
         env = dict(str(e).split("=", 1) for e in cast(list[object], config.get("Env") or []) if "=" in str(e))
         cmd, entrypoint = config.get("Cmd"), config.get("Entrypoint")
-        return cls(str(raw["Id"]), str(raw.get("Created", "")), env,
-                   tuple(_strs(cmd)) if cmd is not None else None,
-                   tuple(_strs(entrypoint)) if entrypoint is not None else None,
-                   str(config.get("User") or ""), str(config.get("WorkingDir") or ""))
+        return cls(
+            str(raw["Id"]),
+            str(raw.get("Created", "")),
+            env,
+            tuple(_strs(cmd)) if cmd is not None else None,
+            tuple(_strs(entrypoint)) if entrypoint is not None else None,
+            str(config.get("User") or ""),
+            str(config.get("WorkingDir") or ""),
+        )
 
 
 @dataclass(frozen=True)
@@ -309,6 +344,10 @@ class TestTooling:
     @classmethod
     def parse(cls, raw: Json) -> TestTooling:
         rc = raw.get("version_rc")
-        return cls(_str(raw.get("pytest")), str(raw.get("pytest_error") or ""), rc if isinstance(rc, int) else 0,
-                   str(raw.get("version_output") or ""),
-                   {str(k): str(v) for k, v in cast(Mapping[str, object], raw.get("plugins") or {}).items()})
+        return cls(
+            _str(raw.get("pytest")),
+            str(raw.get("pytest_error") or ""),
+            rc if isinstance(rc, int) else 0,
+            str(raw.get("version_output") or ""),
+            {str(k): str(v) for k, v in cast(Mapping[str, object], raw.get("plugins") or {}).items()},
+        )

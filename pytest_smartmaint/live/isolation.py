@@ -85,12 +85,17 @@ def _mirror_permissions(original: Path, copy: Path) -> None:
         pass  # not root: the copy keeps our owner, which the mode then has to allow
 
 
+def _mount_entry(kind: str, source: str, mount: Mount) -> str:
+    target, read_only = json.dumps(mount.target), str(mount.read_only).lower()
+    return f"{{type: {kind}, source: {json.dumps(source)}, target: {target}, read_only: {read_only}}}"
+
+
 def _mount_yaml(mount: Mount, redirected: dict[str, Path]) -> str:
     if mount.kind == "bind":
         source = str(redirected.get(mount.source, mount.source))
-        return f"{{type: bind, source: {json.dumps(source)}, target: {json.dumps(mount.target)}, read_only: {str(mount.read_only).lower()}}}"
+        return _mount_entry("bind", source, mount)
     if mount.kind == "volume" and not mount.label.startswith("(anonymous"):
-        return f"{{type: volume, source: {json.dumps(mount.source)}, target: {json.dumps(mount.target)}, read_only: {str(mount.read_only).lower()}}}"
+        return _mount_entry("volume", mount.source, mount)
     return f"{{type: {mount.kind}, target: {json.dumps(mount.target)}}}"
 
 
@@ -100,8 +105,10 @@ def _service_override(service: Service, redirected: dict[str, Path], publish: in
         body.append("    container_name: !reset null")
         if not service.network_mode:
             body.append("    networks:")
-            body += [f"      {json.dumps(n)}: {{aliases: [{json.dumps(service.container_name)}]}}"
-                     for n in sorted(service.networks)]
+            body += [
+                f"      {json.dumps(n)}: {{aliases: [{json.dumps(service.container_name)}]}}"
+                for n in sorted(service.networks)
+            ]
     if any(m.kind == "bind" and m.source in redirected for m in service.mounts):
         body.append("    volumes: !override")
         body += [f"      - {_mount_yaml(m, redirected)}" for m in service.mounts if m.declared_in == "volumes"]

@@ -23,15 +23,15 @@ from pytest_docker.plugin import get_docker_services
 
 from .. import commands
 from ..commands import CommandTimeout
-from ..static.compose import compose_base_command
 from ..errors import SmartmaintError
+from ..settings import Settings
+from ..static.compose import compose_base_command
+from ..static.stack_model import StackModel
+from .compose_runner import ComposeRunner
 from .engine_disk import read_engine_disk
 from .isolation import isolate
 from .stack import LiveStack
-from .compose_runner import ComposeRunner
-from ..settings import Settings
 from .startup_diagnosis import diagnose
-from ..static.stack_model import StackModel
 
 
 @contextmanager
@@ -92,13 +92,16 @@ def _compose_project(files: list[Path], name: str, keep: bool) -> Iterator[None]
     through unchanged; when both fail, the body's error comes first and the teardown's is added.
     """
     cleanup = [] if keep else ["down --volumes --remove-orphans --timeout 10"]
-    project = get_docker_services("docker compose", [str(f) for f in files], name, docker_setup=[],
-                                  docker_cleanup=cleanup)
+    project = get_docker_services(
+        "docker compose", [str(f) for f in files], name, docker_setup=[], docker_cleanup=cleanup
+    )
     project.__enter__()  # with docker_setup=[] this runs nothing, so the body's `up` is inside the cleanup's reach
 
     def teardown_failed(exc: Exception) -> str:
-        return (f"tearing down project {name} failed: {exc}\nRemove what is left with: "
-                f"{' '.join(compose_base_command(files, name))} down --volumes --remove-orphans")
+        return (
+            f"tearing down project {name} failed: {exc}\nRemove what is left with: "
+            f"{' '.join(compose_base_command(files, name))} down --volumes --remove-orphans"
+        )
 
     try:
         yield
@@ -233,7 +236,8 @@ def _container_state(container: str) -> str:
         summary = f"status {status}, exit code {state.get('ExitCode', '?')}"
     looping = status == "restarting" or restarts > 0 or (status == "running" and exited_before)
     return (
-        f"{container}: {summary}, restarts {restarts}{'   <- crash loop: it exits and is restarted' if looping else ''}\n"
+        f"{container}: {summary}, restarts "
+        f"{restarts}{'   <- crash loop: it exits and is restarted' if looping else ''}\n"
         f"  last healthcheck output: {last_probe[-300:]}\n"
         "  last log lines:\n" + "\n".join(f"    {line}" for line in (logs.stdout + logs.stderr).splitlines()[-15:])
     )

@@ -18,17 +18,37 @@ from typing import TYPE_CHECKING, TypeVar, cast
 
 from .. import commands
 from ..errors import SmartmaintError
-from .isolation import Isolation
+from ..static.stack_model import TRAINER_NAME, StackModel
 from .compose_runner import EXEC_TIMEOUT_S, ComposeRunner, ProbeResult
 from .engine_disk import EngineDisk, read_engine_disk
 from .facts import (
-    AudioRoundTrip, HttpAnswer, Listener, ModelLoad, Reach, RunningImage, ImageConfig, TestTooling, ServerFacts, ServiceFacts, SmokeModel, parse_listeners,
+    AudioRoundTrip,
+    HttpAnswer,
+    ImageConfig,
+    Listener,
+    ModelLoad,
+    Reach,
+    RunningImage,
+    ServerFacts,
+    ServiceFacts,
+    SmokeModel,
+    TestTooling,
+    parse_listeners,
     registry_loads,
 )
+from .isolation import Isolation
 from .probes import (
-    AUDIO_ROUNDTRIP, CONNECT, FACTS, TEST_TOOLING, LOAD_MODEL, LOAD_REGISTRY, REGISTER_MODEL, REGISTRY_LOOKUP, REMOVE_SMOKE_MODEL, SERVER_FACTS,
+    AUDIO_ROUNDTRIP,
+    CONNECT,
+    FACTS,
+    LOAD_MODEL,
+    LOAD_REGISTRY,
+    REGISTER_MODEL,
+    REGISTRY_LOOKUP,
+    REMOVE_SMOKE_MODEL,
+    SERVER_FACTS,
+    TEST_TOOLING,
 )
-from ..static.stack_model import TRAINER_NAME, StackModel
 
 if TYPE_CHECKING:
     from testinfra.host import Host
@@ -40,8 +60,14 @@ class LiveStack:
     """The running stack, and the in-container facts every live check shares."""
 
     def __init__(
-        self, model: StackModel, runner: ComposeRunner, owned: bool, isolation: Isolation | None = None,
-        exclusive: bool = True, worker: str | None = None, min_free_gb: float = 10.0,
+        self,
+        model: StackModel,
+        runner: ComposeRunner,
+        owned: bool,
+        isolation: Isolation | None = None,
+        exclusive: bool = True,
+        worker: str | None = None,
+        min_free_gb: float = 10.0,
     ) -> None:
         self.model = model
         self.min_free_gb = min_free_gb  # ini smartmaint_min_free_gb
@@ -87,17 +113,25 @@ class LiveStack:
         if roles.trainer is not None:
             return roles.trainer
         unread = [c for c in roles.clients if c in roles.unread]
-        with_mlflow = [c for c in unread if self._has(c, "scikit-learn") and (self._has(c, "mlflow") or self._has(c, "mlflow-skinny"))]
+        with_mlflow = [
+            c
+            for c in unread
+            if self._has(c, "scikit-learn") and (self._has(c, "mlflow") or self._has(c, "mlflow-skinny"))
+        ]
         with_mlflow.sort(key=lambda n: not TRAINER_NAME.search(n))
         if not with_mlflow:
             looked = f" (looked inside {', '.join(unread)}: none has mlflow and scikit-learn)" if unread else ""
-            raise SmartmaintError(f"no service can train the smoke model: no MLflow client has mlflow and scikit-learn"
-                                  f"{looked}. Name one with the ini option smartmaint_trainer.")
+            raise SmartmaintError(
+                f"no service can train the smoke model: no MLflow client has mlflow and scikit-learn"
+                f"{looked}. Name one with the ini option smartmaint_trainer."
+            )
         return with_mlflow[0]
 
     def is_audio_service(self, service: str) -> bool:
         """Named or detected from the files, or (prebuilt image) librosa is installed in its container."""
-        return service in self.model.roles.audio or (service in self.model.roles.unread and self._has(service, "librosa"))
+        return service in self.model.roles.audio or (
+            service in self.model.roles.unread and self._has(service, "librosa")
+        )
 
     def _has(self, service: str, package: str) -> bool:
         try:
@@ -126,6 +160,7 @@ class LiveStack:
 
     def listeners(self, service: str) -> tuple[Listener, ...]:
         """The TCP ports ``service`` listens on, and at which address (once per service per session)."""
+
         def read() -> tuple[Listener, ...]:
             done = self.runner.run(service, "cat /proc/net/tcp /proc/net/tcp6 2>/dev/null", timeout=60)
             if done.rc != 0 and not done.stdout:
@@ -144,7 +179,9 @@ class LiveStack:
         container = self.runner.container(service)
         if container is None:
             return None
-        inspected = commands.run(["docker", "inspect", "--format", "{{.Image}} {{.Config.Image}}", container], timeout=30)
+        inspected = commands.run(
+            ["docker", "inspect", "--format", "{{.Image}} {{.Config.Image}}", container], timeout=30
+        )
         if inspected.returncode != 0 or len(inspected.stdout.split()) != 2:
             raise SmartmaintError(f"cannot inspect the container {container}: {inspected.stderr.strip()[-300:]}")
         image_id, reference = inspected.stdout.split()
@@ -161,8 +198,13 @@ class LiveStack:
                 digest, _, path = line.partition("  ")
                 if path:
                     hashes[path] = digest
-        return RunningImage(container, reference, ImageConfig.parse(json.loads(image.stdout)[0]),
-                            current.stdout.strip() if current.returncode == 0 else None, hashes)
+        return RunningImage(
+            container,
+            reference,
+            ImageConfig.parse(json.loads(image.stdout)[0]),
+            current.stdout.strip() if current.returncode == 0 else None,
+            hashes,
+        )
 
     def test_tooling(self, service: str, plugins: Sequence[str]) -> TestTooling:
         """pytest and the named plugin distributions, imported in ``service``; `pytest --version` run there."""
@@ -196,8 +238,11 @@ class LiveStack:
         server = self.model.server
         if server is None or not self.owned:
             raise SmartmaintError("the server is restarted only on a stack the plugin started")
-        steps = ([("up", "-d", "--no-deps", "--force-recreate", "--wait", server.service)] if recreate
-                 else [("restart", server.service), ("up", "-d", "--no-deps", "--wait", server.service)])
+        steps = (
+            [("up", "-d", "--no-deps", "--force-recreate", "--wait", server.service)]
+            if recreate
+            else [("restart", server.service), ("up", "-d", "--no-deps", "--wait", server.service)]
+        )
         for args in steps:
             done = self.runner.compose(*args, timeout=300)
             if done.returncode != 0:
@@ -234,15 +279,18 @@ class LiveStack:
 
         container = self.runner.container(service)
         if container is None:
-            raise SmartmaintError(f"service {service} has no running container in project {self.project} "
-                                  "(a one-shot job that exited?): use smartmaint_stack.exec() instead")
+            raise SmartmaintError(
+                f"service {service} has no running container in project {self.project} "
+                "(a one-shot job that exited?): use smartmaint_stack.exec() instead"
+            )
         return testinfra.get_host(f"docker://{container}")
 
     def handle(self, exclusive: bool) -> StackHandle:
         return StackHandle(self.project, tuple(str(f) for f in self.runner.files), self.owned, exclusive)
 
     def registry_loads(self, consumer: str) -> dict[str, str]:
-        """The latest version of every registered model as ``consumer`` loads it: "ok", or the error (all consumers at once, once)."""
+        """The latest version of every registered model as ``consumer`` loads it: "ok", or the error
+        (all consumers at once, once)."""
         arg = {"skip_prefix": "smartmaint-smoke-"}
         loads = self.once("registry", lambda: self.concurrently(self.model.roles.consumers, LOAD_REGISTRY, arg))
         return registry_loads(loads[consumer].json())
@@ -267,5 +315,6 @@ class StackHandle:
 
     def attach(self, model: StackModel, worker: str, min_free_gb: float) -> LiveStack:
         runner = ComposeRunner([Path(f) for f in self.files], self.project)
-        return LiveStack(model, runner, owned=self.owned, exclusive=self.exclusive, worker=worker,
-                         min_free_gb=min_free_gb)
+        return LiveStack(
+            model, runner, owned=self.owned, exclusive=self.exclusive, worker=worker, min_free_gb=min_free_gb
+        )

@@ -29,12 +29,16 @@ def _smartmaint_session_stack(request: pytest.FixtureRequest) -> Iterator[LiveSt
 
 
 @pytest.fixture
-def _smartmaint_live(request: pytest.FixtureRequest, _smartmaint_session_stack: LiveStack | BringUpFailure) -> LiveStack:
+def _smartmaint_live(
+    request: pytest.FixtureRequest, _smartmaint_session_stack: LiveStack | BringUpFailure
+) -> LiveStack:
     stack = _smartmaint_session_stack
     if isinstance(stack, BringUpFailure):
         if stack.reported_by:
-            pytest.fail(f"the stack could not be brought up; the diagnosis is reported once, "
-                        f"at {stack.reported_by[0]}", pytrace=False)
+            pytest.fail(
+                f"the stack could not be brought up; the diagnosis is reported once, at {stack.reported_by[0]}",
+                pytrace=False,
+            )
         stack.reported_by.append(request.node.nodeid)
         pytest.fail(stack.message, pytrace=False)
     return stack

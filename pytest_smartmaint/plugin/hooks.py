@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from ..errors import SmartmaintError
-from . import COLLECTOR
 from ..settings import Settings, new_project_name, project_name, report_path
+from . import COLLECTOR
 
 if TYPE_CHECKING:
     from ..static.stack_model import StackModel
@@ -21,41 +21,107 @@ if TYPE_CHECKING:
 pytest.register_assert_rewrite("pytest_smartmaint.checks")
 
 HELP_NEEDS_ON = "Only with --smartmaint."
-SMARTMAINT_OPTIONS = ("smartmaint_compose_files", "smartmaint_static", "smartmaint_project", "smartmaint_keep",
-                      "smartmaint_report", "smartmaint_only")
+SMARTMAINT_OPTIONS = (
+    "smartmaint_compose_files",
+    "smartmaint_static",
+    "smartmaint_project",
+    "smartmaint_keep",
+    "smartmaint_report",
+    "smartmaint_only",
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("smartmaint", "infrastructure checks of a docker compose ML stack (pytest-smartmaint)")
-    group.addoption("--smartmaint", action="store_true", dest="smartmaint", default=False,
-                    help="Run the built-in infrastructure suite against the compose stack.")
-    group.addoption("--smartmaint-compose-file", action="append", dest="smartmaint_compose_files", metavar="PATH",
-                    default=None, help="Compose file, repeatable like `docker compose -f`. Default: ini "
-                    "smartmaint_compose_files, else docker-compose.test.yml, else compose's default files.")
-    group.addoption("--smartmaint-static", action="store_true", dest="smartmaint_static", default=False,
-                    help=f"Static tier only: read compose files and Dockerfiles, start nothing. {HELP_NEEDS_ON}")
-    group.addoption("--smartmaint-project", dest="smartmaint_project", metavar="NAME", type=project_name, default=None,
-                    help=f"Check this running compose project instead of starting one; never recreates or stops it. {HELP_NEEDS_ON}")
-    group.addoption("--smartmaint-keep", action="store_true", dest="smartmaint_keep", default=False,
-                    help=f"Leave the stack the plugin started running after the session. {HELP_NEEDS_ON}")
-    group.addoption("--smartmaint-only", action="store_true", dest="smartmaint_only", default=False,
-                    help="Run the built-in suite alone: nothing from testpaths or the rootdir is collected (test "
-                    f"files named on the command line still are). {HELP_NEEDS_ON}")
-    group.addoption("--smartmaint-report", dest="smartmaint_report", metavar="PATH", type=report_path, default=None,
-                    help=f"Write a JSON report, one record per check item. {HELP_NEEDS_ON}")
-    parser.addini("smartmaint_compose_files", type="args", default=[],
-                  help="Compose files (relative to the ini file), used when --smartmaint-compose-file is not given.")
-    parser.addini("smartmaint_server", type="args", default=[], help="Service that runs the MLflow server (default: detected).")
+    group.addoption(
+        "--smartmaint",
+        action="store_true",
+        dest="smartmaint",
+        default=False,
+        help="Run the built-in infrastructure suite against the compose stack.",
+    )
+    group.addoption(
+        "--smartmaint-compose-file",
+        action="append",
+        dest="smartmaint_compose_files",
+        metavar="PATH",
+        default=None,
+        help="Compose file, repeatable like `docker compose -f`. Default: ini "
+        "smartmaint_compose_files, else docker-compose.test.yml, else compose's default files.",
+    )
+    group.addoption(
+        "--smartmaint-static",
+        action="store_true",
+        dest="smartmaint_static",
+        default=False,
+        help=f"Static tier only: read compose files and Dockerfiles, start nothing. {HELP_NEEDS_ON}",
+    )
+    group.addoption(
+        "--smartmaint-project",
+        dest="smartmaint_project",
+        metavar="NAME",
+        type=project_name,
+        default=None,
+        help="Check this running compose project instead of starting one; never recreates or stops it. "
+        f"{HELP_NEEDS_ON}",
+    )
+    group.addoption(
+        "--smartmaint-keep",
+        action="store_true",
+        dest="smartmaint_keep",
+        default=False,
+        help=f"Leave the stack the plugin started running after the session. {HELP_NEEDS_ON}",
+    )
+    group.addoption(
+        "--smartmaint-only",
+        action="store_true",
+        dest="smartmaint_only",
+        default=False,
+        help="Run the built-in suite alone: nothing from testpaths or the rootdir is collected (test "
+        f"files named on the command line still are). {HELP_NEEDS_ON}",
+    )
+    group.addoption(
+        "--smartmaint-report",
+        dest="smartmaint_report",
+        metavar="PATH",
+        type=report_path,
+        default=None,
+        help=f"Write a JSON report, one record per check item. {HELP_NEEDS_ON}",
+    )
+    parser.addini(
+        "smartmaint_compose_files",
+        type="args",
+        default=[],
+        help="Compose files (relative to the ini file), used when --smartmaint-compose-file is not given.",
+    )
+    parser.addini(
+        "smartmaint_server", type="args", default=[], help="Service that runs the MLflow server (default: detected)."
+    )
     parser.addini("smartmaint_clients", type="args", default=[], help="MLflow client services (default: detected).")
-    parser.addini("smartmaint_trainer", type="args", default=[], help="Service that trains the smoke model (default: detected).")
-    parser.addini("smartmaint_consumers", type="args", default=[], help="Services that load registered models (default: clients).")
-    parser.addini("smartmaint_audio_services", type="args", default=[], help="Services with the audio stack (default: detected).")
-    parser.addini("smartmaint_test_services", type="args", default=[],
-                  help="Services that run the project's tests (default: those whose command or entrypoint runs pytest).")
-    parser.addini("smartmaint_build_context_max_mb", default="200", help="Largest build context after .dockerignore, in MB.")
+    parser.addini(
+        "smartmaint_trainer", type="args", default=[], help="Service that trains the smoke model (default: detected)."
+    )
+    parser.addini(
+        "smartmaint_consumers", type="args", default=[], help="Services that load registered models (default: clients)."
+    )
+    parser.addini(
+        "smartmaint_audio_services", type="args", default=[], help="Services with the audio stack (default: detected)."
+    )
+    parser.addini(
+        "smartmaint_test_services",
+        type="args",
+        default=[],
+        help="Services that run the project's tests (default: those whose command or entrypoint runs pytest).",
+    )
+    parser.addini(
+        "smartmaint_build_context_max_mb", default="200", help="Largest build context after .dockerignore, in MB."
+    )
     parser.addini("smartmaint_startup_timeout", default="300", help="Seconds to wait for the stack to become healthy.")
-    parser.addini("smartmaint_min_free_gb", default="10",
-                  help="Free GB on the engine's data root below which the stack is not built (0: no limit).")
+    parser.addini(
+        "smartmaint_min_free_gb",
+        default="10",
+        help="Free GB on the engine's data root below which the stack is not built (0: no limit).",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -64,11 +130,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
     config.pluginmanager.register(public_fixtures, "smartmaint-public-fixtures")
     if not config.getoption("smartmaint"):
-        given = [f"--{name.replace('_', '-').replace('-files', '-file')}" for name in SMARTMAINT_OPTIONS
-                 if config.getoption(name) not in (None, False)]
+        given = [
+            f"--{name.replace('_', '-').replace('-files', '-file')}"
+            for name in SMARTMAINT_OPTIONS
+            if config.getoption(name) not in (None, False)
+        ]
         if given:
-            raise pytest.UsageError(f"{', '.join(given)} only take{'s' if len(given) == 1 else ''} effect with "
-                                    "--smartmaint. Add --smartmaint to run the suite.")
+            raise pytest.UsageError(
+                f"{', '.join(given)} only take{'s' if len(given) == 1 else ''} effect with "
+                "--smartmaint. Add --smartmaint to run the suite."
+            )
         return
     if config.getoption("help", False):
         return
@@ -108,8 +179,12 @@ def _take_node_id_args(config: pytest.Config) -> tuple[str, ...]:
     applied as a selection after collection. xdist workers reparse the original arguments, so
     they take the same selection.
     """
-    ours = tuple(a for a in config.args if (a == COLLECTOR or a.startswith(f"{COLLECTOR}::"))
-                 and not (config.invocation_params.dir / a.split("::")[0]).exists())
+    ours = tuple(
+        a
+        for a in config.args
+        if (a == COLLECTOR or a.startswith(f"{COLLECTOR}::"))
+        and not (config.invocation_params.dir / a.split("::")[0]).exists()
+    )
     if ours:
         config.args[:] = [a for a in config.args if a not in ours]
     return ours
@@ -123,8 +198,9 @@ def _collect_only_named_paths(config: pytest.Config) -> None:
 
 
 class SmartmaintPlugin:
-    def __init__(self, config: pytest.Config, settings: Settings, model: StackModel,
-                 node_ids: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, config: pytest.Config, settings: Settings, model: StackModel, node_ids: tuple[str, ...] = ()
+    ) -> None:
         self.config = config
         self.node_ids = node_ids  # suite items named on the command line
         # the project checked: the user's (--smartmaint-project) or one of our own, named up front for the header
@@ -133,14 +209,17 @@ class SmartmaintPlugin:
         self.model = model
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_make_collect_report(self, collector: pytest.Collector) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    def pytest_make_collect_report(
+        self, collector: pytest.Collector
+    ) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
         report = yield
         if isinstance(collector, pytest.Session) and report.passed:
             from .suite import SmartmaintCollector
 
             report.result.append(
-                SmartmaintCollector.from_parent(collector, name=COLLECTOR, nodeid=COLLECTOR,
-                                                model=self.model, settings=self.settings)
+                SmartmaintCollector.from_parent(
+                    collector, name=COLLECTOR, nodeid=COLLECTOR, model=self.model, settings=self.settings
+                )
             )
         return report
 
@@ -152,8 +231,11 @@ class SmartmaintPlugin:
         def selected(item: pytest.Item) -> bool:
             if not item.nodeid.startswith(f"{COLLECTOR}::"):
                 return True  # the user's own tests, named by path as usual
-            hits = {a for a in self.node_ids if a == COLLECTOR or item.nodeid == a
-                    or item.nodeid.startswith((a + "[", a + "::"))}
+            hits = {
+                a
+                for a in self.node_ids
+                if a == COLLECTOR or item.nodeid == a or item.nodeid.startswith((a + "[", a + "::"))
+            }
             matched.update(hits)
             return bool(hits)
 
@@ -171,17 +253,23 @@ class SmartmaintPlugin:
     def pytest_report_header(self) -> list[str]:
         s, m = self.settings, self.model
         files = ", ".join(str(f) for f in m.project.files) or "(none)"
-        mode = (f"check running project {s.project} (read-mostly)" if s.project
-                else "static only, no containers" if s.static_only
-                else f"own project {self.project_name}, "
-                + ("kept afterwards (--smartmaint-keep)" if s.keep else "removed afterwards"))
+        mode = (
+            f"check running project {s.project} (read-mostly)"
+            if s.project
+            else "static only, no containers"
+            if s.static_only
+            else f"own project {self.project_name}, "
+            + ("kept afterwards (--smartmaint-keep)" if s.keep else "removed afterwards")
+        )
         roles = m.roles
         lines = [
             f"smartmaint: compose files: {files} (from {s.compose_files_source})",
             f"smartmaint: tier: {s.tier}; stack: {mode}"
             + ("; the project's own tests are not collected (--smartmaint-only)" if s.only else ""),
-            "smartmaint: roles: " + "; ".join(
-                f"{role}={value or '-'} ({roles.sources.get(key, '')})" for role, key, value in (
+            "smartmaint: roles: "
+            + "; ".join(
+                f"{role}={value or '-'} ({roles.sources.get(key, '')})"
+                for role, key, value in (
                     ("server", "server", roles.server),
                     ("clients", "clients", ", ".join(roles.clients)),
                     ("trainer", "trainer", roles.trainer),
@@ -193,8 +281,10 @@ class SmartmaintPlugin:
         ]
         named = {n: svc.container_name for n, svc in m.project.services.items() if svc.container_name}
         if named and not (s.static_only or s.project):
-            lines.append("smartmaint: container_name dropped in the run's own stack, so it never meets yours (each "
-                         "stays a network alias): " + ", ".join(f"{n} ({c})" for n, c in sorted(named.items())))
+            lines.append(
+                "smartmaint: container_name dropped in the run's own stack, so it never meets yours (each "
+                "stays a network alias): " + ", ".join(f"{n} ({c})" for n, c in sorted(named.items()))
+            )
         if m.server is not None:
             lines.append(
                 f"smartmaint: mlflow server: backend {m.server.backend_store_uri}; artifacts {m.server.artifact_mode} "
@@ -204,7 +294,10 @@ class SmartmaintPlugin:
             from ..live.engine_disk import read_engine_disk
 
             disk = read_engine_disk()
-            lines.append(f"smartmaint: engine: {disk.summary()}; limit {s.min_free_gb:g} GB (smartmaint_min_free_gb)"
-                         if disk else "smartmaint: engine: not reachable")
+            lines.append(
+                f"smartmaint: engine: {disk.summary()}; limit {s.min_free_gb:g} GB (smartmaint_min_free_gb)"
+                if disk
+                else "smartmaint: engine: not reachable"
+            )
         lines.append(f"smartmaint: reproduce with: {s.reproduce_line()}")
         return lines

@@ -74,11 +74,15 @@ def mlflow_client(smartmaint_stack: LiveStack) -> MlflowClient:
         pytest.skip("the compose project has no MLflow server (no service runs `mlflow server`)")
     address = smartmaint_stack.published(server.service, server.port)
     if address is None:
-        pytest.skip(f"{server.service} publishes no port for {server.port} in project {smartmaint_stack.project}, "
-                    f"so no client on this machine can reach it (add `ports: [\"127.0.0.1::{server.port}\"]`)")
+        pytest.skip(
+            f"{server.service} publishes no port for {server.port} in project {smartmaint_stack.project}, "
+            f'so no client on this machine can reach it (add `ports: ["127.0.0.1::{server.port}"]`)'
+        )
     if server.enforces_allowed_hosts is not False and not server.admits_host(address):
-        pytest.skip(f"{server.service} does not admit the Host header {address!r} "
-                    f"(allowed hosts: {server.allowed_hosts}); add 127.0.0.1:* to --allowed-hosts to use mlflow_client")
+        pytest.skip(
+            f"{server.service} does not admit the Host header {address!r} "
+            f"(allowed hosts: {server.allowed_hosts}); add 127.0.0.1:* to --allowed-hosts to use mlflow_client"
+        )
     from mlflow import MlflowClient
 
     return MlflowClient(tracking_uri=f"http://{address}")

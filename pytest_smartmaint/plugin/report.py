@@ -36,8 +36,14 @@ class JsonReport:
             return
         record = self.records.setdefault(
             report.nodeid,
-            Record(str(props["smartmaint_check"]), str(props["smartmaint_tier"]), str(props["smartmaint_subject"]),
-                   "passed", "", 0.0),
+            Record(
+                str(props["smartmaint_check"]),
+                str(props["smartmaint_tier"]),
+                str(props["smartmaint_subject"]),
+                "passed",
+                "",
+                0.0,
+            ),
         )
         record.duration_s = round(record.duration_s + report.duration, 3)
         if "smartmaint_facts" in props:

@@ -107,7 +107,9 @@ class StackProvider:
         run_dir = f" && rm -rf {stack.isolation.run_dir}" if stack.isolation else ""
         terminalreporter.write_sep("-", "smartmaint: stack kept (--smartmaint-keep)")
         terminalreporter.write_line(f"project {stack.project}: docker compose -p {stack.project} {compose} ps")
-        terminalreporter.write_line(f"remove it with: docker compose -p {stack.project} {compose} down --volumes{run_dir}")
+        terminalreporter.write_line(
+            f"remove it with: docker compose -p {stack.project} {compose} down --volumes{run_dir}"
+        )
 
 
 PROVIDER_KEY = pytest.StashKey[StackProvider]()

@@ -10,10 +10,10 @@ import json
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+import _pytest.python
 import pytest
 from _pytest._code.code import TerminalRepr
 from _pytest.fixtures import FuncFixtureInfo
-import _pytest.python
 from pytest import ExceptionInfo
 
 from ..checks import REGISTRY
@@ -96,7 +96,7 @@ class LiveItem(SmartmaintItem):
 
 
 # What pytest's own parametrization records per item: CallSpec since pytest 9.1, CallSpec2 before.
-_CALLSPEC: Any = getattr(_pytest.python, "CallSpec", None) or getattr(_pytest.python, "CallSpec2")
+_CALLSPEC: Any = getattr(_pytest.python, "CallSpec", None) or _pytest.python.CallSpec2
 
 
 def _callspec(case: StaticCase | LiveCase) -> Any:
@@ -146,12 +146,16 @@ class SmartmaintCollector(pytest.Collector):
                 live_item.add_marker(pytest.mark.xdist_group(LIVE_GROUP))
             yield live_item
 
-    def _item(self, kind: type[Item], case: StaticCase | LiveCase, runner: Callable[..., None],
-              info: FuncFixtureInfo | None) -> Item:
-        item = kind.from_parent(self, name=case.name, originalname=case.check, callspec=_callspec(case),
-                                callobj=runner, fixtureinfo=info)
+    def _item(
+        self, kind: type[Item], case: StaticCase | LiveCase, runner: Callable[..., None], info: FuncFixtureInfo | None
+    ) -> Item:
+        item = kind.from_parent(
+            self, name=case.name, originalname=case.check, callspec=_callspec(case), callobj=runner, fixtureinfo=info
+        )
         item.add_marker("smartmaint")
         item.user_properties += [
-            ("smartmaint_check", case.check), ("smartmaint_tier", case.tier), ("smartmaint_subject", case.subject)
+            ("smartmaint_check", case.check),
+            ("smartmaint_tier", case.tier),
+            ("smartmaint_subject", case.subject),
         ]
         return item

@@ -35,7 +35,7 @@ class XdistWorker:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        output: dict[str, Any] = getattr(self.config, "workeroutput")
+        output: dict[str, Any] = getattr(self.config, "workeroutput")  # noqa: B009  (set by xdist, not typed)
         output[COLLECTED] = [item.nodeid for item in items if item.nodeid.startswith("smartmaint::")]
 
 
@@ -51,8 +51,12 @@ class XdistController:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        if (not is_xdist_controller(session) or not self.config.option.numprocesses
-                or self.provider.settings.static_only or self.config.option.collectonly):
+        if (
+            not is_xdist_controller(session)
+            or not self.config.option.numprocesses
+            or self.provider.settings.static_only
+            or self.config.option.collectonly
+        ):
             return
         stack = self.provider.acquire()  # once, here: every worker attaches to it
         if isinstance(stack, BringUpFailure):

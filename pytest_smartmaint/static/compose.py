@@ -157,13 +157,12 @@ def _explain_config_error(stderr: str, files: Sequence[Path]) -> str:
     missing_env = re.search(r"env file (\S+) not found", stderr)
     if missing_env:
         env_file = Path(missing_env.group(1))
-        example = next(
-            (env_file.parent / n for n in ENV_EXAMPLE_NAMES if (env_file.parent / n).is_file()), None
-        )
+        example = next((env_file.parent / n for n in ENV_EXAMPLE_NAMES if (env_file.parent / n).is_file()), None)
         how = (
             f"create it from the example: cp {example} {env_file}"
             if example
-            else f"create {env_file}, or mark it optional in the compose file (env_file: [{{path: ..., required: false}}])"
+            else f"create {env_file}, or mark it optional in the compose file (env_file: "
+            f"[{{path: ..., required: false}}])"
         )
         return (
             f"the compose project ({names}) names an env_file that does not exist: {env_file}. "
@@ -180,9 +179,7 @@ def _explain_config_error(stderr: str, files: Sequence[Path]) -> str:
 
 def parse_config(raw: Mapping[str, Any], files: Sequence[Path]) -> ComposeProject:
     directory = files[0].resolve().parent if files else Path.cwd()
-    services = {
-        name: _parse_service(name, spec, directory) for name, spec in sorted(raw.get("services", {}).items())
-    }
+    services = {name: _parse_service(name, spec, directory) for name, spec in sorted(raw.get("services", {}).items())}
     return ComposeProject(
         name=str(raw.get("name", directory.name)),
         directory=directory,
@@ -227,8 +224,12 @@ def _parse_service(name: str, spec: Mapping[str, Any], directory: Path) -> Servi
         has_healthcheck=bool(spec.get("healthcheck")) and not (spec.get("healthcheck") or {}).get("disable"),
         restart=spec.get("restart"),
         ports=tuple(
-            Port(int(p["target"]), str(p["published"]) if p.get("published") else None, p.get("host_ip"),
-                 str(p.get("protocol", "tcp")))
+            Port(
+                int(p["target"]),
+                str(p["published"]) if p.get("published") else None,
+                p.get("host_ip"),
+                str(p.get("protocol", "tcp")),
+            )
             for p in spec.get("ports") or []
         ),
         networks=frozenset(spec.get("networks") or ({} if spec.get("network_mode") else {"default": None})),
@@ -236,7 +237,8 @@ def _parse_service(name: str, spec: Mapping[str, Any], directory: Path) -> Servi
         expose=tuple(int(str(e).split("/")[0].split("-")[0]) for e in spec.get("expose") or []),
         healthcheck=tuple(str(t) for t in _as_list((spec.get("healthcheck") or {}).get("test"))),
         depends_conditions={str(k): str((v or {}).get("condition", "service_started")) for k, v in depends.items()}
-        if isinstance(depends, dict) else {str(k): "service_started" for k in depends},
+        if isinstance(depends, dict)
+        else {str(k): "service_started" for k in depends},
         container_name=str(spec["container_name"]) if spec.get("container_name") else None,
     )
 
@@ -259,8 +261,14 @@ def _tmpfs_mount(service: str, entry: str, declared_in: str = "tmpfs") -> Mount:
     """A ``tmpfs:`` entry (``/path[:options]``): memory of this one container, wiped at every stop."""
     target = os.path.normpath(entry.split(":", 1)[0])
     label = f"(tmpfs at {target})"
-    return Mount(kind="tmpfs", source=f"{label} of {service}", target=target, read_only=False, label=label,
-                 declared_in=declared_in)
+    return Mount(
+        kind="tmpfs",
+        source=f"{label} of {service}",
+        target=target,
+        read_only=False,
+        label=label,
+        declared_in=declared_in,
+    )
 
 
 def _parse_mount(service: str, spec: Mapping[str, Any], directory: Path) -> Mount:

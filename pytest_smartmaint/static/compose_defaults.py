@@ -16,8 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
-OVERRIDE_NAMES = ("compose.override.yml", "compose.override.yaml", "docker-compose.override.yml",
-                  "docker-compose.override.yaml")
+OVERRIDE_NAMES = (
+    "compose.override.yml",
+    "compose.override.yaml",
+    "docker-compose.override.yml",
+    "docker-compose.override.yaml",
+)
 
 
 @dataclass(frozen=True)
@@ -40,8 +44,12 @@ def compose_default_files(directory: Path, environ: Mapping[str, str] = os.envir
             continue
         override = next((folder / n for n in OVERRIDE_NAMES if (folder / n).is_file()), None)
         files = (found,) if override is None else (found, override)
-        return DefaultFiles(files, "compose's default files: " + " + ".join(f.name for f in files)
-                            + ("" if folder == directory else f", found in {folder}"))
+        return DefaultFiles(
+            files,
+            "compose's default files: "
+            + " + ".join(f.name for f in files)
+            + ("" if folder == directory else f", found in {folder}"),
+        )
     return DefaultFiles((), f"compose's default files ({', '.join(DEFAULT_NAMES)}): none in {directory} or above")
 
 

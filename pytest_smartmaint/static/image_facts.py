@@ -21,8 +21,8 @@ from dockerfile_parse import DockerfileParser
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from .compose import Build
 from ..errors import SmartmaintError
+from .compose import Build
 
 SYSTEM_INSTALLERS = (("apt-get", "install"), ("apt", "install"), ("apk", "add"), ("yum", "install"), ("dnf", "install"))
 _SHELL_SPLIT = re.compile(r"&&|\|\||;|\|")
@@ -112,15 +112,20 @@ class ImageFacts:
         return resolve_user(spec, self.users, self.groups)
 
 
-def resolve_user(spec: str, users: Mapping[str, Account] | None = None, groups: Mapping[str, str] | None = None) -> Identity:
+def resolve_user(
+    spec: str, users: Mapping[str, Account] | None = None, groups: Mapping[str, str] | None = None
+) -> Identity:
     """``USER``/``user:`` text (``name``, ``uid``, ``name:group``) as numeric ids where the files tell.
 
     Without an image's accounts (a prebuilt image), only numeric ids and the well-known names resolve.
     """
     users, groups = users or {}, groups or {}
     user, _, group = spec.partition(":")
-    account = WELL_KNOWN_USERS.get(user) or users.get(user) or next(
-        (a for a in users.values() if user.isdigit() and a.uid == user), None)
+    account = (
+        WELL_KNOWN_USERS.get(user)
+        or users.get(user)
+        or next((a for a in users.values() if user.isdigit() and a.uid == user), None)
+    )
     uid = user if user.isdigit() else (account.uid if account else None)
     gid: str | None = None
     if group:
@@ -179,8 +184,16 @@ def read_image_facts(build: Build, service: str) -> ImageFacts:
         literal_env={k: v for r in readers for k, v in r.literal_env().items()},
         copied_files=tuple(dict.fromkeys(f for r in readers for f in r.copied_files())),
         run_lines=tuple(line for r in installers for line in r.values("RUN")),
-        exposed_ports=tuple(sorted({int(m.group(1)) for r in readers for value in r.values("EXPOSE")
-                                    for m in re.finditer(r"\b(\d+)(?:/tcp)?(?=\s|$)", value)})),
+        exposed_ports=tuple(
+            sorted(
+                {
+                    int(m.group(1))
+                    for r in readers
+                    for value in r.values("EXPOSE")
+                    for m in re.finditer(r"\b(\d+)(?:/tcp)?(?=\s|$)", value)
+                }
+            )
+        ),
     )
 
 
@@ -307,7 +320,11 @@ class _StageReader:
                 if not name:
                     continue
                 uid = options.get("-u") or options.get("--uid")
-                group = options.get("--gid") or options.get("--ingroup") or (options.get("-g") if tool == "useradd" else None)
+                group = (
+                    options.get("--gid")
+                    or options.get("--ingroup")
+                    or (options.get("-g") if tool == "useradd" else None)
+                )
                 group = group or (options.get("-G") if tool == "adduser" else None)  # busybox: -G GROUP
                 gid = group if group and group.isdigit() else groups.get(group or "")
                 if gid is None and group is None and name in groups:
@@ -336,8 +353,13 @@ class _StageReader:
                 words = shlex.split(value)
             except ValueError:
                 continue
-            pairs = ([tuple(w.split("=", 1)) for w in words] if words and all("=" in w for w in words)
-                     else [(words[0], " ".join(words[1:]))] if words else [])
+            pairs = (
+                [tuple(w.split("=", 1)) for w in words]
+                if words and all("=" in w for w in words)
+                else [(words[0], " ".join(words[1:]))]
+                if words
+                else []
+            )
             for key, text in pairs:
                 if "$" in text:  # resolved from the base image or an ARG: not comparable as written
                     found.pop(key, None)
@@ -355,7 +377,9 @@ class _StageReader:
                 if any(c in source for c in "*?[") or "://" in source or not candidate.is_file():
                     continue
                 into_dir = dest.endswith("/") or len(sources) > 1
-                result.append((candidate, posixpath.join(dest_abs, posixpath.basename(source)) if into_dir else dest_abs))
+                result.append(
+                    (candidate, posixpath.join(dest_abs, posixpath.basename(source)) if into_dir else dest_abs)
+                )
         return result
 
     def context_file(self, container_path: str) -> Path | None:
@@ -435,9 +459,40 @@ class _StageReader:
 
 # Options of useradd/adduser/groupadd/addgroup that take a value (Debian, shadow and busybox spellings).
 _ACCOUNT_OPTIONS_WITH_VALUE = {
-    "-u", "--uid", "-g", "--gid", "-G", "--groups", "-d", "--home", "--home-dir", "-s", "--shell", "-c", "--comment",
-    "--gecos", "--ingroup", "-k", "--skel", "-e", "--expiredate", "-f", "--inactive", "-K", "--key", "-p",
-    "--password", "-R", "--root", "-P", "--prefix", "-b", "--base-dir", "-h", "--firstuid", "--lastuid",
+    "-u",
+    "--uid",
+    "-g",
+    "--gid",
+    "-G",
+    "--groups",
+    "-d",
+    "--home",
+    "--home-dir",
+    "-s",
+    "--shell",
+    "-c",
+    "--comment",
+    "--gecos",
+    "--ingroup",
+    "-k",
+    "--skel",
+    "-e",
+    "--expiredate",
+    "-f",
+    "--inactive",
+    "-K",
+    "--key",
+    "-p",
+    "--password",
+    "-R",
+    "--root",
+    "-P",
+    "--prefix",
+    "-b",
+    "--base-dir",
+    "-h",
+    "--firstuid",
+    "--lastuid",
 }
 
 
@@ -470,9 +525,7 @@ def pyproject_dependencies(path: Path) -> dict[str, Requirement]:
     for line in data.get("project", {}).get("dependencies", []):
         _add_requirement(line, declared)
     poetry = data.get("tool", {}).get("poetry", {})
-    groups = [poetry.get("dependencies", {})] + [
-        g.get("dependencies", {}) for g in poetry.get("group", {}).values()
-    ]
+    groups = [poetry.get("dependencies", {})] + [g.get("dependencies", {}) for g in poetry.get("group", {}).values()]
     for group in groups:
         for name in group:
             if name.lower() != "python":

@@ -24,8 +24,17 @@ from packaging.version import InvalidVersion, Version
 DEFAULT_BACKEND_STORE_URI = "sqlite:///mlflow.db"
 DEFAULT_PORT = 5000
 DEFAULT_ALLOWED_HOSTS = (
-    "localhost", "127.0.0.1", "[::1]", "localhost:*", "127.0.0.1:*", "[[]::1]:*",
-    "10.*", "192.168.*", *(f"172.{n}.*" for n in range(16, 32)), "fc00:*", "fd*",
+    "localhost",
+    "127.0.0.1",
+    "[::1]",
+    "localhost:*",
+    "127.0.0.1:*",
+    "[[]::1]:*",
+    "10.*",
+    "192.168.*",
+    *(f"172.{n}.*" for n in range(16, 32)),
+    "fc00:*",
+    "fd*",
 )
 ALLOWED_HOSTS_SINCE = Version("3.5")
 RELEASES_SINCE_ALLOWED_HOSTS = ("3.5.0", "3.17.2", "3.99", "4.0.0", "99.0")

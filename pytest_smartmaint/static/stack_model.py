@@ -1,7 +1,8 @@
 """Everything the checks know before any container runs: compose model, image facts, roles.
 
 Roles are detected with no configuration (README, "ini settings": the server runs `mlflow server`,
-clients set MLFLOW_TRACKING_URI or depend on it...) and can be named in ini options instead; ``Roles.sources`` says, for the report header, where each came from.
+clients set MLFLOW_TRACKING_URI or depend on it...) and can be named in ini options instead;
+``Roles.sources`` says, for the report header, where each came from.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .compose import ComposeProject, Service, load_project
 from ..errors import SmartmaintError
+from ..settings import ROLE_INI, Settings
+from .compose import ComposeProject, Service, load_project
 from .image_facts import Identity, ImageFacts, read_image_facts, resolve_user
 from .mlflow_server import ServerSettings, image_tag_version, mlflow_version, resolve
-from ..settings import ROLE_INI, Settings
 
 _MLFLOW_SERVER = re.compile(r"(^|[\s/])mlflow\s+server(\s|$)")
 _PYTEST = re.compile(r"(^|[\s/])(pytest|py\.test)(\s|$)|-m\s+pytest\b")
@@ -61,16 +62,20 @@ class StackModel:
         if service.user:
             identity = image.resolve_user(service.user) if image else resolve_user(service.user)
             return EffectiveUser(identity, "compose user:")
-        same_image = service.image or (f"{image.dockerfile}#{service.build.target}" if image and service.build else None)
+        same_image = service.image or (
+            f"{image.dockerfile}#{service.build.target}" if image and service.build else None
+        )
         if image is None:
-            return EffectiveUser(Identity(None, None, "?"), f"image {service.image} (not built here: USER unknown)",
-                                 same_image)
+            return EffectiveUser(
+                Identity(None, None, "?"), f"image {service.image} (not built here: USER unknown)", same_image
+            )
         if image.user:
             return EffectiveUser(image.resolve_user(image.user), "Dockerfile USER", same_image)
         if image.base_runs_as_root:
             return EffectiveUser(Identity("0", "0", "root"), "image default (root)", same_image)
-        return EffectiveUser(Identity(None, None, "?"), f"USER of the base image {image.base_image} (not in the files)",
-                             same_image)
+        return EffectiveUser(
+            Identity(None, None, "?"), f"USER of the base image {image.base_image} (not in the files)", same_image
+        )
 
 
 @dataclass(frozen=True)
@@ -99,8 +104,12 @@ def build_model(settings: Settings) -> StackModel:
         if service.build is None:
             images[name] = None
             continue
-        key = (service.build.dockerfile, tuple(sorted(service.build.args.items())), service.build.target,
-               service.build.inline)
+        key = (
+            service.build.dockerfile,
+            tuple(sorted(service.build.args.items())),
+            service.build.target,
+            service.build.inline,
+        )
         if key not in by_dockerfile:
             by_dockerfile[key] = read_image_facts(service.build, name)
         images[name] = by_dockerfile[key]

@@ -1,13 +1,23 @@
-"""The audio round trip: imports, libsndfile's version, a generated WAV written, read back and resampled with resampy (numba compiles on first use: its cache dir must be writable).
+"""The audio round trip: imports, libsndfile's version, a generated WAV written, read back and resampled
+with resampy (numba compiles on first use: its cache dir must be writable).
 
 Run inside a container as ``python -c <this file> <json arg>``; prints one JSON document.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import sys
+import tempfile
+import traceback
 from typing import Any
-import json, os, sys, tempfile, traceback
-out: dict[str, Any] = {"imports": {}, "numba_cache_dir": os.environ.get("NUMBA_CACHE_DIR"), "home": os.environ.get("HOME")}
+
+out: dict[str, Any] = {
+    "imports": {},
+    "numba_cache_dir": os.environ.get("NUMBA_CACHE_DIR"),
+    "home": os.environ.get("HOME"),
+}
 for name in ("numpy", "soundfile", "librosa", "resampy"):
     try:
         module = __import__(name)
@@ -16,7 +26,11 @@ for name in ("numpy", "soundfile", "librosa", "resampy"):
         out["imports"][name] = None
         out.setdefault("import_errors", {})[name] = type(e).__name__ + ": " + str(e)
 if all(out["imports"].values()):
-    import numpy as np, soundfile, librosa, resampy
+    import librosa
+    import numpy as np
+    import resampy
+    import soundfile
+
     out["libsndfile"] = soundfile.__libsndfile_version__
     step = "write"
     try:
@@ -28,8 +42,15 @@ if all(out["imports"].values()):
             data, rate = soundfile.read(path, dtype="float32")
             step = "resample"
             resampled = librosa.resample(data, orig_sr=rate, target_sr=16000, res_type="kaiser_best")
-            out["roundtrip"] = {"read_samples": int(data.shape[0]), "rate": rate, "resampled_samples": int(resampled.shape[0])}
+            out["roundtrip"] = {
+                "read_samples": int(data.shape[0]),
+                "rate": rate,
+                "resampled_samples": int(resampled.shape[0]),
+            }
     except Exception as e:
-        out["roundtrip_error"] = {"step": step, "error": type(e).__name__ + ": " + str(e),
-                                  "trace": traceback.format_exc()[-800:]}
+        out["roundtrip_error"] = {
+            "step": step,
+            "error": type(e).__name__ + ": " + str(e),
+            "trace": traceback.format_exc()[-800:],
+        }
 print(json.dumps(out))

@@ -5,13 +5,22 @@ Run inside a container as ``python -c <this file> <json arg>``; prints one JSON 
 
 from __future__ import annotations
 
+import json
+import os
+import sys
+import traceback
 from typing import Any, NoReturn
-import json, os, sys, traceback
+
 arg = json.loads(sys.argv[1])
 out: dict[str, Any] = {"uid": os.getuid(), "gid": os.getgid()}
+
+
 def done(layer: str, detail: str) -> NoReturn:
     out["layer"], out["detail"] = layer, detail
-    print(json.dumps(out)); sys.exit(0)
+    print(json.dumps(out))
+    sys.exit(0)
+
+
 try:
     import mlflow
     from mlflow import MlflowClient
@@ -20,6 +29,7 @@ except Exception as e:
     done("library", "cannot import mlflow: " + type(e).__name__ + ": " + str(e))
 try:
     from importlib import metadata
+
     out["sklearn"] = metadata.version("scikit-learn")
 except Exception:
     out["sklearn"] = None
@@ -33,7 +43,7 @@ except MlflowException as e:
 except Exception as e:
     done("registry", type(e).__name__ + ": " + str(e)[:400])
 location = arg.get("artifact_location") or ""
-path = location[len("file://"):] if location.startswith("file://") else location
+path = location[len("file://") :] if location.startswith("file://") else location
 if path.startswith("/"):
     out["artifact_path"] = path
     if not os.path.isdir(path):
@@ -49,12 +59,19 @@ if path.startswith("/"):
 try:
     model = mlflow.pyfunc.load_model("models:/%s/%s" % (arg["name"], arg["version"]))
 except (PermissionError, OSError) as e:
-    done("artifact-unwritable" if getattr(e, "errno", None) in (13, 30) else "artifact-path", type(e).__name__ + ": " + str(e)[:400])
+    done(
+        "artifact-unwritable" if getattr(e, "errno", None) in (13, 30) else "artifact-path",
+        type(e).__name__ + ": " + str(e)[:400],
+    )
 except Exception as e:
     text = type(e).__name__ + ": " + str(e)
-    done("artifact-path" if "No such artifact" in text else "deserialization", text[:600] + "\n" + traceback.format_exc()[-600:])
+    done(
+        "artifact-path" if "No such artifact" in text else "deserialization",
+        text[:600] + "\n" + traceback.format_exc()[-600:],
+    )
 try:
     import pandas as pd
+
     predictions = model.predict(pd.DataFrame(arg["features"]))
     out["predictions"] = [float(p) for p in predictions]
 except Exception as e:

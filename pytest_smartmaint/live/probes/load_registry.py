@@ -5,11 +5,14 @@ Run inside a container as ``python -c <this file> <json arg>``; prints one JSON 
 
 from __future__ import annotations
 
+import json
+import sys
 from typing import Any
-import json, sys
+
 arg = json.loads(sys.argv[1])
 import mlflow
 from mlflow import MlflowClient
+
 client = MlflowClient()
 out: dict[str, Any] = {"models": {}}
 for registered in client.search_registered_models(max_results=1000):

@@ -5,7 +5,13 @@ Run inside a container as ``python -c <this file> <json arg>``; prints one JSON 
 
 from __future__ import annotations
 
-import json, os, sys, urllib.error, urllib.parse, urllib.request
+import json
+import os
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+
 arg = json.loads(sys.argv[1])
 query = urllib.parse.urlencode({"name": arg["name"], "version": arg["version"]})
 url = os.environ["MLFLOW_TRACKING_URI"].rstrip("/") + "/api/2.0/mlflow/model-versions/get?" + query

@@ -5,8 +5,12 @@ Run inside a container as ``python -c <this file> <json arg>``; prints one JSON 
 
 from __future__ import annotations
 
+import json
+import os
+import sqlite3
+import sys
 from typing import Any
-import json, os, sqlite3, sys
+
 arg = json.loads(sys.argv[1])
 out: dict[str, Any] = {"processes": []}
 for pid in sorted(p for p in os.listdir("/proc") if p.isdigit()):
@@ -22,9 +26,14 @@ for pid in sorted(p for p in os.listdir("/proc") if p.isdigit()):
                 env = dict(kv.decode("utf-8", "replace").split("=", 1) for kv in f.read().split(b"\0") if b"=" in kv)
         except OSError:
             pass
-        out["processes"].append({"pid": int(pid), "argv": argv,
-                                 "env": {k: v for k, v in env.items() if k.startswith("MLFLOW_")},
-                                 "cwd": os.readlink("/proc/%s/cwd" % pid) if os.path.exists("/proc/%s/cwd" % pid) else None})
+        out["processes"].append(
+            {
+                "pid": int(pid),
+                "argv": argv,
+                "env": {k: v for k, v in env.items() if k.startswith("MLFLOW_")},
+                "cwd": os.readlink("/proc/%s/cwd" % pid) if os.path.exists("/proc/%s/cwd" % pid) else None,
+            }
+        )
 path = arg.get("db")
 out["db_exists"] = bool(path) and os.path.isfile(path)
 if out["db_exists"]:
