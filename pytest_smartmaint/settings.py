@@ -91,6 +91,7 @@ class Settings:
     roles: dict[str, list[str]] = field(default_factory=dict)  # role -> services named in ini
     build_context_max_mb: int = 200
     startup_timeout_s: int = 300
+    teardown_timeout_s: int = 120  # `down` longer than this is cut, and reported with the command to finish it
     min_free_gb: float = 10.0  # the engine's free disk below which nothing is built (0: no limit)
 
     @classmethod
@@ -121,6 +122,7 @@ class Settings:
             roles=roles,
             build_context_max_mb=_ini_int(config, "smartmaint_build_context_max_mb"),
             startup_timeout_s=_ini_int(config, "smartmaint_startup_timeout"),
+            teardown_timeout_s=_ini_int(config, "smartmaint_teardown_timeout"),
             min_free_gb=_ini_gb(config, "smartmaint_min_free_gb"),
         )
 

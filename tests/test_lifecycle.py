@@ -13,12 +13,13 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, VARIANTS, executed, recorded
+from conftest import REPO, VARIANTS, executed, project_resources, recorded
 
 pytestmark = [pytest.mark.live, pytest.mark.usefixtures("no_leftovers")]
 COMPOSE = REPO / "docker-compose.test.yml"
@@ -85,6 +86,91 @@ def test_interrupted_run_tears_the_stack_down(sig: signal.Signals) -> None:
     assert process.returncode == pytest.ExitCode.INTERRUPTED, output[-3000:]
     assert "KeyboardInterrupt" in output
     assert project not in running_projects()  # and no_leftovers checks containers, networks and volumes
+
+
+def created_projects(prefix: str = "smartmaint-") -> set[str]:
+    """Projects with at least one container, in any state: a bring-up under way."""
+    out = subprocess.run(
+        ["docker", "ps", "-a", "--format", '{{.Label "com.docker.compose.project"}}'],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return {name for name in out.split() if name.startswith(prefix)}
+
+
+def commands_naming(project: str) -> list[str]:
+    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True, check=True).stdout
+    return [line for line in out.splitlines() if project in line]
+
+
+@pytest.mark.parametrize("phase", ["bring-up", "checks"])
+def test_a_killed_run_leaves_nothing_for_long(phase: str) -> None:
+    """SIGKILL runs no teardown: the run's watcher removes the project once its owner is gone."""
+    from pytest_smartmaint.live.reaper import REMOVED_WITHIN_S
+
+    process = subprocess.Popen(
+        command("-k", "live"), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        if phase == "bring-up":  # the first container exists, the stack is not up yet
+            deadline = time.monotonic() + 600
+            while not created_projects() and time.monotonic() < deadline:
+                assert process.poll() is None, process.communicate()[0][-3000:]
+                time.sleep(0.2)
+            project = created_projects().pop()
+            assert project not in running_projects()
+        else:
+            project = wait_for_healthy_stack(process)
+        process.kill()
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    killed = time.monotonic()
+    while project_resources({project}) or commands_naming(project):
+        assert time.monotonic() - killed < REMOVED_WITHIN_S, (project_resources({project}), commands_naming(project))
+        time.sleep(0.5)
+    assert not list(Path(tempfile.gettempdir()).glob(f"{project}-*"))  # the run's directory too
+
+
+def test_a_teardown_past_its_deadline_is_one_error_with_the_command_to_finish_it() -> None:
+    stack = REPO / "tests" / "stacks" / "slow-stop" / "docker-compose.yml"
+    argv = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "--smartmaint",
+        "-m",
+        "smartmaint",
+        "-k",
+        "live",
+        "-p",
+        "no:cacheprovider",
+        f"--smartmaint-compose-file={stack}",
+        "-o",
+        "smartmaint_test_services=",
+        "-o",
+        "smartmaint_teardown_timeout=2",
+    ]
+    started = time.monotonic()
+    result = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=300)
+    recorded(result.stdout)
+    assert time.monotonic() - started < 60, "the deadline did not cut `down` short"
+    assert result.returncode == pytest.ExitCode.TESTS_FAILED, result.stdout[-3000:]
+    project = re.search(
+        r"tearing down project (smartmaint-[0-9a-f]{10}): `docker compose down` did not finish "
+        r"within 2 s \(smartmaint_teardown_timeout\) and was cut\.",
+        result.stdout,
+    )
+    assert project, result.stdout[-3000:]
+    finish = re.search(
+        r"Finish it with: (docker compose .* down --volumes --remove-orphans && rm -rf (\S+))", result.stdout
+    )
+    assert finish and f"-p {project[1]}" in finish[1], result.stdout[-3000:]
+    assert "Traceback" not in result.stdout
+    subprocess.run(finish[1], shell=True, check=True, capture_output=True, timeout=120)  # what the user is told works
+    assert not project_resources({project[1]}) and not Path(finish[2]).exists()
 
 
 def test_build_failure_names_the_step_and_leaves_nothing() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import signal
 import threading
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from ..errors import SmartmaintError
 from ..settings import Settings
 from ..static.compose import compose_base_command
 from ..static.stack_model import StackModel
+from . import reaper
 from .compose_runner import ComposeRunner
 from .engine_disk import read_engine_disk
 from .isolation import isolate
@@ -74,17 +76,30 @@ def live_stack(settings: Settings, model: StackModel, name: str) -> Iterator[Liv
     isolation = isolate(model, name)
     files = [*model.project.files, isolation.override]
     runner = ComposeRunner(files, name)
+    watcher = reaper.start(name, isolation.run_dir)  # removes the project if this process is killed (SIGKILL)
+    left = settings.keep  # the run directory stays with a stack that stays: its override is in the compose files
     try:
-        with signals_as_interrupt(), _compose_project(files, name, keep=settings.keep):
+        with (
+            signals_as_interrupt(),
+            _compose_project(files, name, settings.keep, settings.teardown_timeout_s, isolation.run_dir),
+        ):
             _bring_up(runner, model, settings.startup_timeout_s)
             yield LiveStack(model, runner, owned=True, isolation=isolation, min_free_gb=settings.min_free_gb)
+    except TeardownFailed:
+        left = True  # the command that finishes the teardown names the override
+        raise
     finally:
-        if not settings.keep:
+        reaper.stop(watcher)
+        if not left:
             isolation.remove()
 
 
+class TeardownFailed(SmartmaintError):
+    """`down` failed or ran past its deadline: the message names what is left and the command to finish it."""
+
+
 @contextmanager
-def _compose_project(files: list[Path], name: str, keep: bool) -> Iterator[None]:
+def _compose_project(files: list[Path], name: str, keep: bool, deadline_s: int, run_dir: Path) -> Iterator[None]:
     """pytest-docker's project context, whose cleanup (``down``) runs however the body ends.
 
     Only pytest-docker's cleanup is caught (it raises a bare Exception when ``down`` fails): that
@@ -92,15 +107,23 @@ def _compose_project(files: list[Path], name: str, keep: bool) -> Iterator[None]
     through unchanged; when both fail, the body's error comes first and the teardown's is added.
     """
     cleanup = [] if keep else ["down --volumes --remove-orphans --timeout 10"]
+    # pytest-docker runs `down` through a shell with no timeout: coreutils' timeout gives it a deadline
+    deadline = f"timeout --kill-after=5 {deadline_s} " if shutil.which("timeout") else ""
     project = get_docker_services(
-        "docker compose", [str(f) for f in files], name, docker_setup=[], docker_cleanup=cleanup
+        f"{deadline}docker compose", [str(f) for f in files], name, docker_setup=[], docker_cleanup=cleanup
     )
     project.__enter__()  # with docker_setup=[] this runs nothing, so the body's `up` is inside the cleanup's reach
 
     def teardown_failed(exc: Exception) -> str:
+        cut = re.search(r"returned (124|137):", str(exc)) and deadline
+        what = (
+            f": `docker compose down` did not finish within {deadline_s} s (smartmaint_teardown_timeout) and was cut"
+            if cut
+            else f" failed: {exc}"
+        )
         return (
-            f"tearing down project {name} failed: {exc}\nRemove what is left with: "
-            f"{' '.join(compose_base_command(files, name))} down --volumes --remove-orphans"
+            f"tearing down project {name}{what}.\nFinish it with: "
+            f"{' '.join(compose_base_command(files, name))} down --volumes --remove-orphans && rm -rf {run_dir}"
         )
 
     try:
@@ -112,13 +135,13 @@ def _compose_project(files: list[Path], name: str, keep: bool) -> Iterator[None]
             if teardown is error:
                 raise
             if isinstance(error, SmartmaintError):
-                raise SmartmaintError(f"{error}\n\nAlso, {teardown_failed(teardown)}") from None
+                raise TeardownFailed(f"{error}\n\nAlso, {teardown_failed(teardown)}") from None
         raise
     else:
         try:
             project.__exit__(None, None, None)
         except Exception as teardown:
-            raise SmartmaintError(teardown_failed(teardown)) from None
+            raise TeardownFailed(teardown_failed(teardown)) from None
 
 
 def _require_engine() -> None:

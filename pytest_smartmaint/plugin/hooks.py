@@ -118,6 +118,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini("smartmaint_startup_timeout", default="300", help="Seconds to wait for the stack to become healthy.")
     parser.addini(
+        "smartmaint_teardown_timeout",
+        default="120",
+        help="Seconds `docker compose down` may take before it is cut and reported.",
+    )
+    parser.addini(
         "smartmaint_min_free_gb",
         default="10",
         help="Free GB on the engine's data root below which the stack is not built (0: no limit).",
