@@ -100,7 +100,7 @@ def created_projects(prefix: str = "smartmaint-") -> set[str]:
 
 
 def commands_naming(project: str) -> list[str]:
-    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(["ps", "-ww", "-eo", "pid,args"], capture_output=True, text=True, check=True).stdout
     return [line for line in out.splitlines() if project in line]
 
 
@@ -120,8 +120,13 @@ def test_a_killed_run_leaves_nothing_for_long(phase: str) -> None:
                 time.sleep(0.2)
             project = created_projects().pop()
             assert project not in running_projects()
-        else:
+        else:  # the checks are running: a probe is being exec'd in a container of the project
             project = wait_for_healthy_stack(process)
+            deadline = time.monotonic() + 300
+            while not any(" exec " in line for line in commands_naming(project)) and time.monotonic() < deadline:
+                assert process.poll() is None, process.communicate()[0][-3000:]
+                time.sleep(0.2)
+            assert any(" exec " in line for line in commands_naming(project))
         process.kill()
         process.wait(timeout=30)
     finally:
