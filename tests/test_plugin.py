@@ -287,11 +287,29 @@ def test_a_dockerfile_the_compose_file_names_but_that_is_missing_is_one_message(
         "--smartmaint-compose-file",
         "override.yml",
     )
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(
-        ["*service api: the Dockerfile */ml/Dockerfile.gpu named by its build section does not exist*"]
+    # the build cannot start: its item says so, naming the service and the path; the other items still run
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        ["*The Dockerfile of service api does not exist: */ml/Dockerfile.gpu (in its build context ./ml)*"]
     )
+    assert result.parseoutcomes()["passed"] > 1
     assert "Traceback" not in result.stderr.str() + result.stdout.str()
+
+
+def test_a_build_context_that_does_not_exist_is_named_with_its_service(pytester: pytest.Pytester, stack: Path) -> None:
+    (stack / "override.yml").write_text("services:\n  api:\n    build:\n      context: ./nodir\n")
+    result = pytester.runpytest_inprocess(
+        "--smartmaint",
+        "--smartmaint-static",
+        "--smartmaint-compose-file",
+        "docker-compose.test.yml",
+        "--smartmaint-compose-file",
+        "override.yml",
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [f"*The build context of service api does not exist: ./nodir (compose resolves it to {stack / 'nodir'})*"]
+    )
 
 
 def test_dockerfiles_with_other_names_are_read(pytester: pytest.Pytester, stack: Path) -> None:

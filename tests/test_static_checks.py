@@ -321,22 +321,59 @@ def _sparse(path: Path, size: int) -> None:
         handle.truncate(size)  # sparse: no real gigabytes on disk
 
 
+COPY_ALL = (
+    "FROM python:3.12-slim\nCOPY requirements.txt /tmp/requirements.txt\nRUN pip install -r /tmp/requirements.txt\n"
+)
+
+
+def _copies_everything(write: Write) -> None:
+    write("ml/Dockerfile", COPY_ALL + "WORKDIR /app\nCOPY . .\nUSER 1000:1000\n")
+
+
 def test_dataset_missed_by_dockerignore_fails_with_the_lines_to_add(project_dir: Path, write: Write) -> None:
+    _copies_everything(write)
     _sparse(project_dir / "ml" / "data" / "train.wav", 3 * 10**9)
     write("ml/.dockerignore", "*.csv\n")
     message = verdict(load(project_dir), "build-context", "./ml")
     assert "data/train.wav  (3,000.0 MB)" in message
-    assert "sends 3,000.0 MB to the engine on every build (limit 200 MB" in message
-    assert "./ml/.dockerignore, add:\n    data/" in message
+    assert "COPY/ADD instructions send 3,000.0 MB to the engine on every build (limit 200 MB" in message
+    assert "the Dockerfile's `COPY . /app` puts it in the image" in message
+    assert "./ml/.dockerignore, add:\n    **/*.wav" in message
 
 
 def test_dataset_excluded_by_dockerignore_passes(project_dir: Path, write: Write) -> None:
+    _copies_everything(write)
     _sparse(project_dir / "ml" / "data" / "train.wav", 3 * 10**9)
     write("ml/.dockerignore", "data/\n")
     assert verdict(load(project_dir), "build-context", "./ml") == "passed"
 
 
+def test_what_no_copy_reaches_is_not_shipped(project_dir: Path, write: Write) -> None:
+    """BuildKit transfers only what COPY/ADD name: the base Dockerfile copies requirements.txt alone."""
+    _sparse(project_dir / "ml" / "data" / "train.wav", 3 * 10**9)
+    write("ml/.env", "AWS_SECRET_ACCESS_KEY=x\n")
+    assert verdict(load(project_dir), "build-context", "./ml") == "passed"
+
+
+def test_a_dataset_copied_by_name_is_deliberate_and_no_fix_breaks_that_copy(project_dir: Path, write: Write) -> None:
+    write("ml/Dockerfile", COPY_ALL + "WORKDIR /app\nCOPY data/train.csv data/train.csv\nCOPY . .\n")
+    write("ml/data/train.csv", "a,b\n1,2\n")
+    write("ml/data/extra.csv", "a,b\n3,4\n")
+    message = verdict(load(project_dir), "build-context", "./ml")
+    assert "data/extra.csv" in message and "data/train.csv" not in message.split("Fix")[0]
+    assert "add:\n    data/extra.csv" in message and "**/*.csv" not in message  # the glob would break the COPY
+
+
+def test_source_under_a_data_directory_is_not_a_dataset(project_dir: Path, write: Write) -> None:
+    _copies_everything(write)
+    write("ml/src/data/pipeline.py", "def load(): ...\n")
+    write("ml/data/README.md", "Put the CSV files here.\n")
+    write("ml/data/.gitkeep", "")
+    assert verdict(load(project_dir), "build-context", "./ml") == "passed"
+
+
 def test_env_file_in_the_context_fails(project_dir: Path, write: Write) -> None:
+    _copies_everything(write)
     write("ml/.env", "AWS_SECRET_ACCESS_KEY=x\n")
     write("ml/.env.example", "AWS_SECRET_ACCESS_KEY=\n")
     message = verdict(load(project_dir), "build-context", "./ml")
@@ -344,7 +381,8 @@ def test_env_file_in_the_context_fails(project_dir: Path, write: Write) -> None:
     assert ".env.example" not in message.split("secrets")[1].split("\n")[0]
 
 
-def test_build_context_limit_comes_from_settings(project_dir: Path) -> None:
+def test_build_context_limit_comes_from_settings(project_dir: Path, write: Write) -> None:
+    _copies_everything(write)
     _sparse(project_dir / "ml" / "model.bin", 2 * 10**6)
     assert verdict(load(project_dir, build_context_max_mb=1), "build-context", "./ml").count("limit 1 MB") == 1
 

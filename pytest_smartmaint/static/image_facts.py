@@ -62,6 +62,38 @@ ROOT_BASES = re.compile(
 
 
 @dataclass(frozen=True)
+class ContextCopy:
+    """One COPY/ADD from a build context: what BuildKit transfers, and where it lands in the image."""
+
+    context: Path
+    sources: tuple[str, ...]  # as written, relative to the context
+    dest: str  # absolute path in the image
+    into_dir: bool  # the sources land inside dest (dest ends in / or there are several)
+
+    @property
+    def whole_context(self) -> bool:
+        """``COPY . .`` and the like: everything that .dockerignore lets through, nothing chosen by name."""
+        return any(posixpath.normpath(s) in (".", "/") or s in ("*", "./*") for s in self.sources)
+
+    @property
+    def resolvable(self) -> bool:
+        return not any("$" in s or "://" in s for s in self.sources)
+
+    def file_at(self, container_path: str) -> Path | None:
+        """The context file this copy puts at ``container_path``, if it does."""
+        for source in self.sources:
+            local = self.context / source
+            landing = posixpath.join(self.dest, posixpath.basename(source.rstrip("/"))) if self.into_dir else self.dest
+            if local.is_file() and container_path == landing:
+                return local
+            if local.is_dir() and container_path.startswith(self.dest.rstrip("/") + "/"):
+                candidate = local / posixpath.relpath(container_path, self.dest)
+                if candidate.is_file():
+                    return candidate
+        return None
+
+
+@dataclass(frozen=True)
 class ImageFacts:
     dockerfile: Path
     base_image: str
@@ -82,6 +114,11 @@ class ImageFacts:
     literal_env: Mapping[str, str] = field(default_factory=dict)  # ENV values with no $ reference, as written
     copied_files: tuple[tuple[Path, str], ...] = ()  # (build-context file, its path in the image), plain COPY/ADD
     run_lines: tuple[str, ...] = ()  # every RUN of the built chain and the stages it copies from
+    context_copies: tuple[ContextCopy, ...] = ()  # every COPY/ADD from a build context, in the built chain
+
+    def context_file_at(self, container_path: str) -> Path | None:
+        """The build-context file a COPY put at ``container_path`` (the last COPY wins, as in the image)."""
+        return next((f for c in reversed(self.context_copies) if (f := c.file_at(container_path))), None)
 
     def declares(self, package: str) -> bool:
         return canonicalize_name(package) in self.python_packages
@@ -100,6 +137,7 @@ class ImageFacts:
             literal_env={**parent.literal_env, **self.literal_env},
             copied_files=parent.copied_files + self.copied_files,
             run_lines=parent.run_lines + self.run_lines,
+            context_copies=parent.context_copies + self.context_copies,
             exposed_ports=tuple(sorted({*parent.exposed_ports, *self.exposed_ports})),
             python_packages={**kept, **self.python_packages},
             dependency_files=parent.dependency_files + self.dependency_files,
@@ -184,6 +222,7 @@ def read_image_facts(build: Build, service: str) -> ImageFacts:
         literal_env={k: v for r in readers for k, v in r.literal_env().items()},
         copied_files=tuple(dict.fromkeys(f for r in readers for f in r.copied_files())),
         run_lines=tuple(line for r in installers for line in r.values("RUN")),
+        context_copies=tuple(c for r in readers for c in r.context_copies()),
         exposed_ports=tuple(
             sorted(
                 {
@@ -248,6 +287,16 @@ def _copied_from(stages: list[_Stage], chain: list[_Stage]) -> list[_Stage]:
                         found.append(stage)
                         todo.append(stage)
     return found
+
+
+def _copy_words(value: str) -> list[str]:
+    """COPY's words, in shell form or JSON form (``COPY ["a b", "/dst/"]``)."""
+    if value.strip().startswith("["):
+        try:
+            return [str(w) for w in json.loads(value)]
+        except json.JSONDecodeError:
+            pass
+    return value.split()
 
 
 def _workdir(readers: list[_StageReader]) -> str:
@@ -366,6 +415,26 @@ class _StageReader:
                     continue
                 found[key] = text
         return found
+
+    def context_copies(self) -> list[ContextCopy]:
+        """Each COPY/ADD from the build context, its destination made absolute at the WORKDIR it runs in."""
+        result, workdir = [], "/"
+        for instruction in self.stage:
+            if instruction["instruction"] == "WORKDIR":
+                workdir = posixpath.normpath(posixpath.join(workdir, instruction["value"].strip()))
+            if instruction["instruction"] not in ("COPY", "ADD"):
+                continue
+            words = _copy_words(instruction["value"])
+            if any(w.startswith("--from") for w in words):
+                continue
+            words = [w for w in words if not w.startswith("--")]
+            if len(words) < 2:
+                continue
+            dest = posixpath.normpath(posixpath.join(workdir, words[-1]))
+            result.append(
+                ContextCopy(self.build.context, tuple(words[:-1]), dest, words[-1].endswith("/") or len(words) > 2)
+            )
+        return result
 
     def copied_files(self) -> list[tuple[Path, str]]:
         """Build-context files copied to a known path: no globs, no directories, no URLs."""

@@ -110,6 +110,11 @@ def build_model(settings: Settings) -> StackModel:
             service.build.target,
             service.build.inline,
         )
+        if not service.build.context.is_dir() or (
+            service.build.inline is None and not service.build.dockerfile.is_file()
+        ):
+            images[name] = None  # it cannot build: build-context says so, naming the service and the path
+            continue
         if key not in by_dockerfile:
             by_dockerfile[key] = read_image_facts(service.build, name)
         images[name] = by_dockerfile[key]
