@@ -121,7 +121,7 @@ class SmokeModel:
     version: str
     artifact_location: str
     run_id: str
-    model_id: str
+    model_id: str  # "" on MLflow 2.x, which has no logged-model entity
     expected: tuple[float, ...]
     features: tuple[tuple[float, ...], ...]
 
@@ -132,7 +132,7 @@ class SmokeModel:
             str(raw["version"]),
             str(raw.get("artifact_location") or ""),
             str(raw["run_id"]),
-            str(raw["model_id"]),
+            str(raw.get("model_id") or ""),
             tuple(float(x) for x in cast(list[float], raw["expected"])),
             features,
         )

@@ -20,6 +20,8 @@ for what, call in (
     ("run", lambda: client.delete_run(arg["run_id"])),
     ("logged model", lambda: client.delete_logged_model(arg["model_id"])),
 ):
+    if what == "logged model" and not arg.get("model_id"):
+        continue  # MLflow 2.x: no logged-model entity
     try:
         call()
     except Exception as e:
