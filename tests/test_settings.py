@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from packaging.version import Version
 
 from pytest_smartmaint.settings import Settings
-from pytest_smartmaint.static.mlflow_server import expand, resolve
+from pytest_smartmaint.static.mlflow_server import expand, resolve, server_command
 
 
 @dataclass
@@ -33,6 +35,7 @@ class FakeConfig:
             {
                 "smartmaint_build_context_max_mb": "200",
                 "smartmaint_startup_timeout": "300",
+                "smartmaint_teardown_timeout": "120",
                 "smartmaint_min_free_gb": "10",
             }.get(name, []),
         )
@@ -165,7 +168,7 @@ def test_flag_beats_env_beats_default() -> None:
 
 
 def test_relative_sqlite_path_and_default_mode() -> None:
-    settings = resolve("mlflow", ["mlflow", "server"], "Dockerfile CMD", {}, {}, "/work", None)
+    settings = resolve("mlflow", ["mlflow", "server"], "Dockerfile CMD", {}, {}, "/work", Version("3.17.2"))
     assert settings.sqlite_path == "/work/mlflow.db"
     assert settings.artifact_mode == "proxied"
     assert settings.admits_host("localhost:5000") and settings.admits_host("172.18.0.3:5000")
@@ -184,3 +187,66 @@ def test_min_free_gb_must_be_a_number_of_gb(tmp_path: Path, value: str) -> None:
 
 def test_min_free_gb_zero_means_no_limit(tmp_path: Path) -> None:
     assert Settings.from_config(FakeConfig(tmp_path, ini={"smartmaint_min_free_gb": "0"})).min_free_gb == 0.0
+
+
+@pytest.mark.parametrize(
+    ("version", "spec", "store"),
+    [
+        ("3.3.1", None, "./mlruns"),
+        ("3.7.0", None, "sqlite:///mlflow.db"),
+        (None, "", "sqlite:///mlflow.db"),
+        (None, "<3.0", "./mlruns"),
+        (None, None, None),
+    ],
+)
+def test_the_default_backend_store_follows_the_mlflow_version(
+    version: str | None, spec: str | None, store: str | None
+) -> None:
+    """MLflow's default store is the file store ./mlruns before 3.7, sqlite:///mlflow.db from 3.7 on."""
+    settings = resolve(
+        "mlflow", ["mlflow", "server"], "CMD", {}, {}, "/app", Version(version) if version else None, spec
+    )
+    assert settings.backend_store_uri.value == store
+    assert (settings.store_location_unknown is None) == (store is not None)
+
+
+def test_a_relative_store_in_an_unknown_working_directory_is_unknown() -> None:
+    settings = resolve(
+        "mlflow",
+        ["mlflow", "server", "--backend-store-uri", "sqlite:///db/mlflow.db"],
+        "CMD",
+        {},
+        {},
+        None,
+        Version("3.3.2"),
+    )
+    assert settings.sqlite_path is None
+    assert "relative to the server's working directory" in (settings.store_location_unknown or "")
+
+
+SCRIPTS = {
+    "/app/start.sh": '#!/bin/sh\nset -e\nexec mlflow server \\\n  --backend-store-uri "${DB_URI}" \\\n  --port 5001\n',
+    "/entrypoint.sh": '#!/bin/bash\necho starting\nexec mlflow "$@"\n',
+}
+
+
+@pytest.mark.parametrize(
+    ("argv", "words", "via"),
+    [
+        (["mlflow", "ui", "--port", "5000"], ["--port", "5000"], ""),
+        (["sh", "-c", "pip install x && mlflow server --host 0.0.0.0"], ["--host", "0.0.0.0"], ""),
+        (["./start.sh"], ["--backend-store-uri", "sqlite:////db/m.db", "--port", "5001"], "start.sh"),
+        (["bash", "start.sh"], ["--backend-store-uri", "sqlite:////db/m.db", "--port", "5001"], "start.sh"),
+        (["/entrypoint.sh", "server", "--port=5002"], ["--port=5002"], "entrypoint.sh"),
+    ],
+)
+def test_servers_started_by_scripts_are_found(argv: list[str], words: list[str], via: str) -> None:
+    run = server_command(
+        argv, {"DB_URI": "sqlite:////db/m.db"}, lambda p: SCRIPTS.get(posixpath.join("/app", posixpath.normpath(p)))
+    )
+    assert (run.words, run.via) == (words, via)
+
+
+def test_a_script_the_files_do_not_show_is_named() -> None:
+    run = server_command(["/opt/run_mlflow.sh"], {}, lambda p: None)
+    assert run.words is None and run.unreadable == "/opt/run_mlflow.sh"

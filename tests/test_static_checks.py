@@ -588,3 +588,35 @@ def test_pipenv_is_not_read_as_pip_and_semicolons_separate_commands(project_dir:
         project_dir, write, dockerfile, requirements_txt="requests\n", requirements_dev_txt="pytest\n"
     )
     assert message.startswith("skipped: tests's image installs through `pipenv install --deploy`"), message
+
+
+# --- servers started by scripts, proxies ---------------------------------------------------
+
+
+def test_a_server_script_copied_into_the_image_is_read(project_dir: Path, write: Write) -> None:
+    write("server/start.sh", "#!/bin/sh\nexec mlflow server --host 0.0.0.0 --backend-store-uri sqlite:////tmp/m.db\n")
+    write("server/Dockerfile", "FROM python:3.12-slim\nRUN pip install mlflow==3.17.2\nCOPY start.sh /srv/start.sh\n")
+    model = load(project_dir, 'services:\n  mlflow:\n    build: ./server\n    command: ["/srv/start.sh"]\n')
+    assert model.roles.server == "mlflow" and "through start.sh" in model.roles.sources["server"]
+    message = verdict(model, "sqlite-backend", "mlflow")
+    assert "sqlite:////tmp/m.db (--backend-store-uri in start.sh (run by the compose command))" in message
+
+
+def test_a_server_script_on_a_bind_mount_is_read(project_dir: Path, write: Write) -> None:
+    write("scripts/run.sh", "mlflow server --backend-store-uri sqlite:////mlflow_db/mlflow.db --port 5000\n")
+    model = load(
+        project_dir,
+        'services:\n  mlflow:\n    command: ["bash", "/scripts/run.sh"]\n    volumes:\n      - ./scripts:/scripts\n',
+    )
+    assert model.roles.server == "mlflow"
+
+
+def test_a_script_the_files_do_not_show_is_named_in_the_skip(project_dir: Path) -> None:
+    model = load(project_dir, 'services:\n  mlflow:\n    command: ["/opt/run_mlflow.sh"]\n')
+    message = verdict(model, "sqlite-backend", "n/a")
+    assert message.startswith("skipped: no service is known to run `mlflow server`: mlflow runs /opt/run_mlflow.sh")
+
+
+def test_a_reverse_proxy_in_front_of_the_server_is_no_client(project_dir: Path) -> None:
+    model = load(project_dir, "services:\n  proxy:\n    image: nginx:1.27-alpine\n    depends_on: [mlflow]\n")
+    assert "proxy" not in model.roles.clients and model.roles.proxies == ("proxy",)

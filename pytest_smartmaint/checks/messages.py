@@ -6,7 +6,24 @@ lines, indented as in a compose file, so a user can paste them.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..static.stack_model import StackModel
+
 NO_SERVER = "no MLflow server in the compose project (no service runs `mlflow server`)"
+
+
+def no_server(model: StackModel) -> str:
+    """Why no item applies: no server, or a script that would say and that the files do not show."""
+    unread = model.roles.unreadable_scripts
+    if not unread:
+        return NO_SERVER
+    scripts = ", ".join(f"{service} runs {script}" for service, script in unread)
+    return (
+        f"no service is known to run `mlflow server`: {scripts}, which the files do not show (neither COPYed from a "
+        "build context nor bind-mounted); name the server with smartmaint_server if it is one"
+    )
 
 
 def fix_in(service: str, *snippets: str, how: str = "") -> str:

@@ -11,7 +11,7 @@ from ..errors import SmartmaintError
 from ..static.mlflow_server import resolve
 from ..static.stack_model import StackModel
 from .base import Case, Check, LiveCase, StaticCase, fail, not_applicable
-from .messages import NO_SERVER, command, fix_in, volumes
+from .messages import command, fix_in, no_server, volumes
 
 if TYPE_CHECKING:
     from ..live.stack import LiveStack
@@ -22,12 +22,48 @@ NAME = "sqlite-backend"
 def static_cases(model: StackModel) -> list[StaticCase]:
     server = model.server
     if server is None:
-        return [not_applicable(NAME, "static", NO_SERVER)]
+        return [not_applicable(NAME, "static", no_server(model))]
+    unknown = server.store_location_unknown
+    if unknown:
+        reason = f"{unknown}; the live item sqlite-backend[live-{server.service}] reads the running process"
+        return [not_applicable(NAME, "static", reason, subject=server.service)]
     uri = server.backend_store_uri.value or ""
+    if file_store_path(model) is not None:
+        return [Case(NAME, "static", server.service, _check_file_store, (server.service,))]
     if not uri.startswith("sqlite:"):
         reason = f"the backend store is {uri} ({server.backend_store_uri.source}), not SQLite"
         return [not_applicable(NAME, "static", reason, subject=server.service)]
     return [Case(NAME, "static", server.service, _check, (server.service,))]
+
+
+def file_store_path(model: StackModel) -> str | None:
+    """The directory of a file store backend (``./mlruns``, MLflow's default before 3.7), in the container."""
+    server = model.server
+    uri = server.backend_store_uri.value if server else None
+    if server is None or not uri or server.workdir is None or ("://" in uri and not uri.startswith("file:")):
+        return None
+    path = uri.removeprefix("file://").removeprefix("file:")
+    return posixpath.normpath(posixpath.join(server.workdir, path))
+
+
+def _check_file_store(model: StackModel) -> None:
+    server = model.server
+    path = file_store_path(model)
+    assert server is not None and path is not None
+    mount = model.service(server.service).mount_covering(path)
+    if mount is None or mount.kind == "tmpfs":
+        where = "on no mount" if mount is None else f"on a tmpfs at {mount.target} (wiped at every stop)"
+        fail(
+            f"The MLflow backend store {server.backend_store_uri} is the file store {path} in {server.service}, "
+            f"{where}.\nMLflow before 3.7 defaults to this file store (./mlruns in the working directory); every "
+            f"registered model and run is lost when {server.service} is recreated.\n"
+            + fix_in(
+                server.service,
+                command("mlflow server --backend-store-uri sqlite:////mlflow_db/mlflow.db ..."),
+                volumes("./mlflow_db:/mlflow_db"),
+                how="keep the registry on a mounted directory",
+            )
+        )
 
 
 def _check(model: StackModel) -> None:
@@ -102,7 +138,7 @@ EXPECTED_TABLES = ("experiments", "registered_models", "model_versions", "alembi
 def live_cases(model: StackModel) -> list[LiveCase]:
     server = model.server
     if server is None:
-        return [not_applicable(NAME, "live", NO_SERVER)]
+        return [not_applicable(NAME, "live", no_server(model))]
     if not (server.backend_store_uri.value or "").startswith("sqlite:"):
         return [
             not_applicable(

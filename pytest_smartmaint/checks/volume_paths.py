@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from ..static.compose import Mount
 from ..static.stack_model import StackModel
 from .base import Case, Check, LiveCase, StaticCase, fail, not_applicable, table
-from .messages import NO_SERVER, fix_in, volumes
+from .messages import fix_in, no_server, volumes
 
 if TYPE_CHECKING:
     from ..live.stack import LiveStack
@@ -21,7 +21,7 @@ NAME = "volume-paths"
 def static_cases(model: StackModel) -> list[StaticCase]:
     server = model.server
     if server is None:
-        return [not_applicable(NAME, "static", NO_SERVER)]
+        return [not_applicable(NAME, "static", no_server(model))]
     server_service = model.service(server.service)
     cases = [
         Case(NAME, "static", mount.label, functools.partial(_check_source, server_mount=mount), (server.service,))
@@ -59,7 +59,11 @@ def _check_source(model: StackModel, server_mount: Mount) -> None:
         else f"the MLflow server's volume {server_mount.label}"
     )
     sharers = sorted(model.project.sharers(server_mount.source), key=lambda sm: sm[0].name != server.service)
-    differ = [(s, m) for s, m in sharers if m.target != server_mount.target]
+    # a service that mounts the server's db or other data elsewhere, and talks to no MLflow (a debug toolbox,
+    # a backup job), reads no path MLflow recorded: only the artifact store binds every sharer
+    differ = [
+        (s, m) for s, m in sharers if m.target != server_mount.target and (is_store or s.name in model.roles.clients)
+    ]
     rows = []
     for service, mount in sharers:
         note = "<- differs" if mount.target != server_mount.target else ""
@@ -107,6 +111,18 @@ def _check_source(model: StackModel, server_mount: Mount) -> None:
 def _root_not_mounted(model: StackModel) -> None:
     server = model.server
     assert server is not None
+    root = server.local_artifact_path
+    assert root is not None
+    sharing = {c: m for c in model.roles.clients if (m := model.service(c).mount_covering(root)) is not None}
+    if sharing and set(sharing) == set(model.roles.clients):
+        source = next(iter(sharing.values()))
+        fail(
+            f"The MLflow artifact root {root} ({server.default_artifact_root.source}) lies on no mount of "
+            f"{server.service}, while its clients share it ({', '.join(sorted(sharing))}).\n"
+            f"The clients write and read {root}/... themselves, so their models load; but {server.service} sees "
+            f"nothing there: the UI shows no artifacts, and artifact downloads through the server fail.\n"
+            + fix_in(server.service, volumes(f"{source.label}:{source.target}"))
+        )
     fail(
         f"The MLflow artifact root {server.local_artifact_path} ({server.default_artifact_root.source}) lies on no "
         f"mount of {server.service}.\nArtifacts live in the container's writable layer: they vanish when "
@@ -118,7 +134,7 @@ def _root_not_mounted(model: StackModel) -> None:
 def live_cases(model: StackModel) -> list[LiveCase]:
     server = model.server
     if server is None:
-        return [not_applicable(NAME, "live", NO_SERVER)]
+        return [not_applicable(NAME, "live", no_server(model))]
     mounts = [m for m in model.service(server.service).mounts if m.kind in ("bind", "volume")]
     return [
         Case(

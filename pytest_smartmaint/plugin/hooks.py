@@ -284,6 +284,13 @@ class SmartmaintPlugin:
                 )
             ),
         ]
+        if roles.proxies or roles.other_servers or roles.unreadable_scripts:
+            notes = [f"{n} is a proxy in front of the server (not a client)" for n in roles.proxies]
+            notes += [
+                f"{n} runs another `mlflow server` (--artifacts-only or a second one)" for n in roles.other_servers
+            ]
+            notes += [f"{n} runs {script}, which the files do not show" for n, script in roles.unreadable_scripts]
+            lines.append("smartmaint: also: " + "; ".join(notes))
         named = {n: svc.container_name for n, svc in m.project.services.items() if svc.container_name}
         if named and not (s.static_only or s.project):
             lines.append(

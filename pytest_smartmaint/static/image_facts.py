@@ -59,6 +59,11 @@ ROOT_BASES = re.compile(
     r"continuumio/[^:]+|condaforge/[^:]+|nvidia/cuda|pytorch/pytorch|tensorflow/tensorflow|"
     r"ghcr\.io/mlflow/mlflow|scratch)(:|@|$)"
 )
+# Bases whose working directory is / (no WORKDIR of their own): other images' WORKDIR is not in the files.
+WORKDIR_ROOT_BASES = re.compile(
+    r"^(docker\.io/)?(library/)?(python|debian|ubuntu|alpine|busybox|buildpack-deps|fedora|rockylinux|"
+    r"nvidia/cuda|scratch)(:|@|$)"
+)
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,7 @@ class ImageFacts:
     users: Mapping[str, Account] = field(default_factory=dict)  # created by useradd/adduser in its stages
     groups: Mapping[str, str] = field(default_factory=dict)  # group name -> gid (groupadd/addgroup)
     base_runs_as_root: bool = True  # no USER anywhere: the base image's user, root for well-known bases
+    base_workdir_known: bool = True  # the base's WORKDIR is / (well-known bases), so an unset one is known
     exposed_ports: tuple[int, ...] = ()  # EXPOSE in the built stage's FROM chain (tcp)
     literal_env: Mapping[str, str] = field(default_factory=dict)  # ENV values with no $ reference, as written
     copied_files: tuple[tuple[Path, str], ...] = ()  # (build-context file, its path in the image), plain COPY/ADD
@@ -144,7 +150,13 @@ class ImageFacts:
             users={**parent.users, **self.users},
             groups={**parent.groups, **self.groups},
             base_runs_as_root=parent.base_runs_as_root,
+            base_workdir_known=parent.base_workdir_known,
         )
+
+    @property
+    def known_workdir(self) -> str | None:
+        """The image's working directory where the files show it; None where its base decides."""
+        return self.workdir if self.sets_workdir or self.base_workdir_known else None
 
     def resolve_user(self, spec: str) -> Identity:
         return resolve_user(spec, self.users, self.groups)
@@ -219,6 +231,7 @@ def read_image_facts(build: Build, service: str) -> ImageFacts:
         users=users,
         groups=groups,
         base_runs_as_root=bool(ROOT_BASES.match(chain[0].base)),
+        base_workdir_known=bool(WORKDIR_ROOT_BASES.match(chain[0].base)) or chain[0].base.startswith("$"),
         literal_env={k: v for r in readers for k, v in r.literal_env().items()},
         copied_files=tuple(dict.fromkeys(f for r in readers for f in r.copied_files())),
         run_lines=tuple(line for r in installers for line in r.values("RUN")),

@@ -13,7 +13,7 @@ import fnmatch
 import posixpath
 import re
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
@@ -72,9 +72,10 @@ class ServerSettings:
     serve_artifacts: bool
     allowed_hosts: Setting  # value None: MLflow's defaults
     port: int
-    workdir: str
+    workdir: str | None  # None: the image's working directory is not in the files (a prebuilt base)
     mlflow_version: Version | None  # pinned with ==, or the tag of a prebuilt MLflow image
     mlflow_spec: str | None = None  # the declared specifier; "": unpinned; None: the files do not say
+    security_middleware_off: str | None = None  # where the host check is turned off, if it is
 
     @property
     def artifact_root(self) -> str:
@@ -86,8 +87,8 @@ class ServerSettings:
     def artifact_mode(self) -> str:
         """``local`` (clients write the path themselves), ``proxied`` or ``remote``."""
         root = self.artifact_root
-        if root.startswith("mlflow-artifacts:"):
-            return "proxied"
+        if root.startswith("mlflow-artifacts:") or "/api/2.0/mlflow-artifacts/" in root:
+            return "proxied"  # through this server, or through an --artifacts-only server
         scheme = urlparse(root).scheme
         return "local" if scheme in ("", "file") else "remote"
 
@@ -98,7 +99,9 @@ class ServerSettings:
             return None
         root = self.artifact_root
         path = urlparse(root).path if root.startswith("file:") else root
-        return posixpath.normpath(posixpath.join(self.workdir, path))
+        if not path.startswith("/") and self.workdir is None:
+            return None
+        return posixpath.normpath(posixpath.join(self.workdir or "/", path))
 
     @property
     def sqlite_path(self) -> str | None:
@@ -110,11 +113,32 @@ class ServerSettings:
         path = path.split("?", 1)[0]
         if path.startswith("//"):  # sqlite:////abs -> //abs after the scheme
             return posixpath.normpath(path[1:])
+        if self.workdir is None:
+            return None
         return posixpath.normpath(posixpath.join(self.workdir, path.lstrip("/")))
+
+    @property
+    def store_location_unknown(self) -> str | None:
+        """Why the files cannot say where the backend store lies, or None when they can."""
+        uri = self.backend_store_uri.value
+        if uri is None:
+            return (
+                "the server sets no backend store, and MLflow's default depends on its version, which the files do "
+                "not give (./mlruns before 3.7, sqlite:///mlflow.db from 3.7)"
+            )
+        relative = (uri.startswith("sqlite:") and not uri.startswith("sqlite:////")) or "://" not in uri
+        if relative and self.workdir is None and not uri.startswith("/"):
+            return (
+                f"the backend store {uri} is relative to the server's working directory, which its image "
+                "(not built from a known base here) does not show"
+            )
+        return None
 
     @property
     def enforces_allowed_hosts(self) -> bool | None:
         """Whether the MLflow a build installs checks Host headers (3.5+); None: the files do not tell."""
+        if self.security_middleware_off:
+            return False
         if self.mlflow_version is not None:
             return self.mlflow_version >= ALLOWED_HOSTS_SINCE
         if self.mlflow_spec is None:
@@ -191,23 +215,87 @@ def _parameter(body: str, env: Mapping[str, str]) -> str:
     return value or ""
 
 
-def server_words(argv: Sequence[str], env: Mapping[str, str]) -> list[str] | None:
-    """The words after ``mlflow server`` in argv, unwrapping ``sh -c`` scripts."""
-    words = list(argv)
+ScriptReader = Callable[[str], "str | None"]  # a path in the container -> the script's text, if the files show it
+SHELLS = ("sh", "bash", "ash", "dash", "zsh")
+
+
+@dataclass(frozen=True)
+class ServerCommand:
+    """What a service's argv runs, as far as `mlflow server`/`mlflow ui` goes."""
+
+    words: list[str] | None  # the words after `mlflow server` (or `mlflow ui`); None: it runs no server
+    via: str = ""  # "" or the script that runs it ("run_mlflow.sh")
+    unreadable: str | None = None  # a script the argv runs that the files do not show
+
+    @property
+    def artifacts_only(self) -> bool:
+        return self.words is not None and "--artifacts-only" in self.words
+
+
+def _split(text: str) -> list[str]:
+    try:
+        return shlex.split(text, comments=True)
+    except ValueError:
+        return text.split()
+
+
+def _mlflow_tail(words: Sequence[str]) -> list[str] | None:
     for i, word in enumerate(words[:-1]):
-        if posixpath.basename(word) in ("sh", "bash", "ash", "dash") and "-c" in words[i + 1 : i + 3]:
-            script = words[words.index("-c", i + 1) + 1] if words.index("-c", i + 1) + 1 < len(words) else ""
-            try:
-                words = shlex.split(expand(script, env))
-            except ValueError:
-                words = expand(script, env).split()
-            break
-    for i, word in enumerate(words[:-1]):
-        if posixpath.basename(word) == "mlflow" and words[i + 1] == "server":
-            tail = words[i + 2 :]
+        if posixpath.basename(word) == "mlflow" and words[i + 1] in ("server", "ui"):
+            tail = list(words[i + 2 :])
             end = next((j for j, w in enumerate(tail) if w in SHELL_SEPARATORS), len(tail))
             return tail[:end]
     return None
+
+
+def _unwrap_sh_c(words: list[str], env: Mapping[str, str]) -> list[str]:
+    for i, word in enumerate(words[:-1]):
+        if posixpath.basename(word) in SHELLS and "-c" in words[i + 1 : i + 3]:
+            at = words.index("-c", i + 1) + 1
+            return _split(expand(words[at], env)) if at < len(words) else []
+    return words
+
+
+def _script_of(words: list[str]) -> tuple[str, list[str]] | None:
+    """``./start.sh a b``, ``bash run.sh a``, ``/entrypoint.sh server ...``: the script and its arguments."""
+    if not words:
+        return None
+    first = words[0]
+    if posixpath.basename(first) in SHELLS:
+        rest = [w for w in words[1:] if not w.startswith("-")]
+        return (rest[0], words[words.index(rest[0]) + 1 :]) if rest else None
+    if first.endswith((".sh", ".bash")) or (("/" in first) and posixpath.basename(first) not in ("mlflow", "python")):
+        return first, words[1:]
+    return None
+
+
+def server_command(argv: Sequence[str], env: Mapping[str, str], read: ScriptReader | None = None) -> ServerCommand:
+    """The server a service's argv runs: directly, through ``sh -c``, or through a script it runs
+    (read from the build context or a bind mount by ``read``), with the script's ``"$@"``
+    replaced by the arguments it is given (an ENTRYPOINT wrapper ending in ``exec mlflow "$@"``)."""
+    words = _unwrap_sh_c(list(argv), env)
+    tail = _mlflow_tail(words)
+    if tail is not None:
+        return ServerCommand(tail)
+    script = _script_of(words)
+    if script is None:
+        return ServerCommand(None)
+    path, args = script
+    text = read(path) if read is not None else None
+    if text is None:
+        return ServerCommand(None, unreadable=path)
+    logical = re.sub(r"\\\n", " ", text)
+    for line in logical.splitlines():
+        line = line.replace('"$@"', shlex.join(args)).replace("$@", shlex.join(args)).replace('"$*"', shlex.join(args))
+        tail = _mlflow_tail(_split(expand(line, env)))
+        if tail is not None:
+            return ServerCommand(tail, via=posixpath.basename(path))
+    return ServerCommand(None)
+
+
+def server_words(argv: Sequence[str], env: Mapping[str, str], read: ScriptReader | None = None) -> list[str] | None:
+    """The words after ``mlflow server`` in argv, unwrapping ``sh -c`` and the scripts it runs."""
+    return server_command(argv, env, read).words
 
 
 def parse_flags(words: Sequence[str]) -> dict[str, str]:
@@ -244,16 +332,19 @@ def resolve(
     argv_source: str,
     compose_env: Mapping[str, str | None],
     image_env: Mapping[str, str],
-    workdir: str,
+    workdir: str | None,
     version: Version | None,
     spec: str | None = None,
+    read: ScriptReader | None = None,
 ) -> ServerSettings:
     env = {**image_env, **{k: v for k, v in compose_env.items() if v is not None}}
-    flags = parse_flags(server_words(argv, env) or [])
+    run = server_command(argv, env, read)
+    flags = parse_flags(run.words or [])
+    flag_source = f"{run.via} (run by the {argv_source})" if run.via else argv_source
 
     def setting(flag: str, default: str | None) -> Setting:
         if flag in flags:
-            return Setting(flags[flag], f"{flag} in {argv_source}")
+            return Setting(flags[flag], f"{flag} in {flag_source}")
         var = FLAG_ENV[flag]
         if compose_env.get(var):
             return Setting(compose_env[var], f"{var} in compose environment")
@@ -265,10 +356,17 @@ def resolve(
     if "--serve-artifacts" not in flags and "--no-serve-artifacts" not in flags:
         serve = env.get("MLFLOW_SERVE_ARTIFACTS", "true").lower() not in ("false", "0", "no")
     port = setting("--port", str(DEFAULT_PORT)).value or str(DEFAULT_PORT)
+    # MLflow's security middleware (the Host check) is off with this flag or variable; under gunicorn or
+    # waitress it still runs (and --allowed-hosts with --gunicorn-opts is a startup error)
+    middleware_off = None
+    if "--disable-security-middleware" in flags:
+        middleware_off = f"--disable-security-middleware in {flag_source}"
+    elif env.get("MLFLOW_SERVER_DISABLE_SECURITY_MIDDLEWARE", "").lower() in ("true", "1", "yes"):
+        middleware_off = "MLFLOW_SERVER_DISABLE_SECURITY_MIDDLEWARE"
     return ServerSettings(
         service=service,
         argv=tuple(argv),
-        backend_store_uri=setting("--backend-store-uri", DEFAULT_BACKEND_STORE_URI),
+        backend_store_uri=setting("--backend-store-uri", default_backend_store(version, spec)),
         default_artifact_root=setting("--default-artifact-root", None),
         artifacts_destination=setting("--artifacts-destination", "./mlartifacts"),
         serve_artifacts=serve,
@@ -277,15 +375,49 @@ def resolve(
         workdir=workdir,
         mlflow_version=version,
         mlflow_spec=spec,
+        security_middleware_off=middleware_off,
     )
 
 
 def image_tag_version(image: str | None) -> Version | None:
-    """The MLflow version of a prebuilt MLflow image, from its tag (``ghcr.io/mlflow/mlflow:v3.1.0``)."""
+    """The MLflow version of an MLflow image, from its tag: ``ghcr.io/mlflow/mlflow:v3.1.0``,
+    ``ubuntu/mlflow:2.1.1_1.0-22.04`` (the leading version of the tag)."""
     if not image or "mlflow" not in image.rsplit("/", 1)[-1].split(":")[0]:
         return None
     tag = image.rsplit(":", 1)[-1] if ":" in image.rsplit("/", 1)[-1] else ""
+    leading = re.match(r"v?(\d+(?:\.\d+){1,2})(?![\d.])", tag)
     try:
-        return Version(tag.lstrip("v"))
+        return Version(leading.group(1)) if leading else None
     except InvalidVersion:
         return None
+
+
+SQLITE_DEFAULT_SINCE = Version("3.7")  # before: the file store ./mlruns
+FILE_STORE_DEFAULT = "./mlruns"
+
+
+def newest_allowed(version: Version | None, spec: str | None) -> Version | None:
+    """The MLflow a build runs: the pinned one, else the newest release the specifier admits (pip's pick)."""
+    if version is not None:
+        return version
+    if spec is None:
+        return None
+    if not spec:
+        return Version(RELEASES_SINCE_ALLOWED_HOSTS[-1])
+    try:
+        allowed = SpecifierSet(spec)
+    except InvalidSpecifier:
+        return None
+    candidates = [Version(v) for v in (*KNOWN_RELEASES, *RELEASES_SINCE_ALLOWED_HOSTS) if allowed.contains(v)]
+    return max(candidates, default=None)
+
+
+KNOWN_RELEASES = ("1.30.1", "2.0.1", "2.9.2", "2.22.5", "3.0.1", "3.3.2", "3.6.0", "3.7.0")
+
+
+def default_backend_store(version: Version | None, spec: str | None) -> str | None:
+    """MLflow's default backend store for the version a build runs; None: the version is unknown."""
+    running = newest_allowed(version, spec)
+    if running is None:
+        return None
+    return DEFAULT_BACKEND_STORE_URI if running >= SQLITE_DEFAULT_SINCE else FILE_STORE_DEFAULT

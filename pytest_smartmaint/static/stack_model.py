@@ -8,6 +8,7 @@ clients set MLFLOW_TRACKING_URI or depend on it...) and can be named in ini opti
 from __future__ import annotations
 
 import importlib
+import posixpath
 import re
 import threading
 from collections.abc import Mapping
@@ -18,9 +19,16 @@ from ..errors import SmartmaintError
 from ..settings import ROLE_INI, Settings
 from .compose import ComposeProject, Service, load_project
 from .image_facts import Identity, ImageFacts, read_image_facts, resolve_user
-from .mlflow_server import ServerSettings, image_tag_version, mlflow_version, resolve
+from .mlflow_server import (
+    ScriptReader,
+    ServerCommand,
+    ServerSettings,
+    image_tag_version,
+    mlflow_version,
+    resolve,
+    server_command,
+)
 
-_MLFLOW_SERVER = re.compile(r"(^|[\s/])mlflow\s+server(\s|$)")
 _PYTEST = re.compile(r"(^|[\s/])(pytest|py\.test)(\s|$)|-m\s+pytest\b")
 TRAINER_NAME = re.compile(r"train|notebook|jupyter|runner|worker|job", re.IGNORECASE)
 
@@ -37,6 +45,9 @@ class Roles:
     # Services whose images the files do not describe (prebuilt): the live tier reads their roles
     # (trainer, audio) from the running containers.
     unread: tuple[str, ...] = ()
+    proxies: tuple[str, ...] = ()  # reverse proxies in front of the server: never clients
+    other_servers: tuple[str, ...] = ()  # more `mlflow server`s (an --artifacts-only one): not clients
+    unreadable_scripts: tuple[tuple[str, str], ...] = ()  # (service, script) the argv runs, not in the files
 
     @property
     def audio_candidates(self) -> tuple[str, ...]:
@@ -166,15 +177,65 @@ def _argv(service: Service, image: ImageFacts | None) -> tuple[tuple[str, ...], 
     return tuple(entrypoint or ()) + tuple(command or ()), source
 
 
+def script_reader(service: Service, image: ImageFacts | None) -> ScriptReader:
+    """Read a script the service runs from what the files show: a bind mount over its path (what the
+    container sees first), else the build-context file a COPY put there."""
+    workdir = service.working_dir or (image.known_workdir if image else None) or "/"
+
+    def read(path: str) -> str | None:
+        full = posixpath.normpath(posixpath.join(workdir, path))
+        mount = service.mount_covering(full)
+        if mount is not None:
+            host = Path(mount.source) / posixpath.relpath(full, mount.target) if mount.kind == "bind" else None
+            return _text(host) if host is not None and host.is_file() else None
+        local = image.context_file_at(full) if image else None
+        return _text(local) if local is not None else None
+
+    return read
+
+
+def _text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+
+
 def server_settings(service: Service, image: ImageFacts | None) -> ServerSettings:
     argv, source = _argv(service, image)
     spec = None
-    version = image_tag_version(service.image) if image is None else None
+    version = image_tag_version(service.image) if image is None else image_tag_version(image.base_image)
     if image is not None and image.declares("mlflow"):
         spec = str(image.python_packages["mlflow"].specifier)
         version = mlflow_version(spec)
-    workdir = service.working_dir or (image.workdir if image else "/")
-    return resolve(service.name, argv, source, service.environment, image.env if image else {}, workdir, version, spec)
+    workdir = service.working_dir or (image.known_workdir if image else None)
+    env = image.env if image else {}
+    read = script_reader(service, image)
+    return resolve(service.name, argv, source, service.environment, env, workdir, version, spec, read)
+
+
+PROXY_IMAGES = re.compile(r"(^|/)(nginx|traefik|caddy|haproxy|envoy|httpd|openresty|oauth2-proxy)[^/]*(:|@|$)")
+
+
+def is_proxy(service: Service, image: ImageFacts | None) -> bool:
+    """A reverse proxy or gateway in front of the server: by its image (nginx, traefik, ...)."""
+    names = [service.image or "", image.base_image if image else ""]
+    return any(PROXY_IMAGES.search(name) for name in names if name)
+
+
+def talks_to_mlflow(service: Service, image: ImageFacts | None, server: str | None) -> bool:
+    """Where the files show a service talks to MLflow: a tracking URI, or a depends_on the server and an
+    image that installs mlflow (or one not built here, whose contents the live tier reads)."""
+    if "MLFLOW_TRACKING_URI" in service.environment:
+        return True
+    if not server or server not in service.depends_on:
+        return False
+    return image is None or image.declares("mlflow") or image.declares("mlflow-skinny")
+
+
+def _server_command(service: Service, image: ImageFacts | None) -> ServerCommand:
+    env = {**(image.env if image else {}), **{k: v for k, v in service.environment.items() if v is not None}}
+    return server_command(_argv(service, image)[0], env, script_reader(service, image))
 
 
 def detect_roles(
@@ -197,15 +258,23 @@ def detect_roles(
         sources[role] = how
         return detected
 
-    servers = [n for n, s in project.services.items() if _MLFLOW_SERVER.search(" ".join(_argv(s, images[n])[0]))]
-    server_list = chosen("server", servers[:1], "detected: command runs `mlflow server`")
+    runs = {n: _server_command(s, images[n]) for n, s in project.services.items()}
+    servers = [n for n, run in runs.items() if run.words is not None]
+    servers.sort(key=lambda n: runs[n].artifacts_only)  # an --artifacts-only server keeps no tracking data
+    how = "detected: command runs `mlflow server`" + (
+        f" (through {runs[servers[0]].via})" if servers and runs[servers[0]].via else ""
+    )
+    server_list = chosen("server", servers[:1], how)
     server = server_list[0] if server_list else None
+    proxies = tuple(n for n, s in project.services.items() if n != server and is_proxy(s, images[n]))
     detected_clients = [
         n
         for n, s in project.services.items()
-        if n != server and ("MLFLOW_TRACKING_URI" in s.environment or (server and server in s.depends_on))
+        if n not in servers and n not in proxies and talks_to_mlflow(s, images[n], server)
     ]
-    clients = chosen("clients", detected_clients, "detected: MLFLOW_TRACKING_URI or depends_on the server")
+    clients = chosen(
+        "clients", detected_clients, "detected: MLFLOW_TRACKING_URI, or depends_on the server and has mlflow"
+    )
     with_mlflow = [n for n in clients if (img := images.get(n)) is not None and img.declares("mlflow")]
     with_mlflow.sort(key=lambda n: not TRAINER_NAME.search(n))  # stable: name hint first, then name order
     unread = tuple(n for n, img in images.items() if img is None)
@@ -222,6 +291,9 @@ def detect_roles(
     runs_pytest = [n for n, s in project.services.items() if _PYTEST.search(" ".join(_argv(s, images[n])[0]))]
     tests = chosen("tests", runs_pytest, "detected: command or entrypoint runs pytest")
     return Roles(
+        proxies=proxies,
+        other_servers=tuple(n for n in servers if n != server),
+        unreadable_scripts=tuple((n, run.unreadable) for n, run in runs.items() if run.unreadable),
         tests=tuple(tests),
         server=server,
         clients=tuple(clients),
