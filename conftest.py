@@ -106,6 +106,8 @@ def docker_engine() -> None:
 
 
 Records = list[dict[str, Any]]
+# `pytest --smartmaint` as the live tests run it: the built-in suite only, every outcome in the summary
+SUITE = (sys.executable, "-m", "pytest", "--smartmaint", "-m", "smartmaint", "-p", "no:cacheprovider", "-rA")
 
 
 def run_suite(out: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], Records]:
@@ -114,15 +116,7 @@ def run_suite(out: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], 
     out.mkdir(parents=True, exist_ok=True)
     report = out / "report.json"
     command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "--smartmaint",
-        "-m",
-        "smartmaint",
-        "-p",
-        "no:cacheprovider",
-        "-rA",
+        *SUITE,
         f"--smartmaint-report={report}",
         f"--junitxml={out / 'junit.xml'}",
         *args,

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, VARIANTS, executed, project_resources, recorded
+from conftest import REPO, SUITE, VARIANTS, executed, project_resources, recorded
 
 pytestmark = [pytest.mark.live, pytest.mark.usefixtures("no_leftovers")]
 COMPOSE = REPO / "docker-compose.test.yml"
@@ -29,19 +29,7 @@ def command(*args: str, variant: Path | None = None) -> list[str]:
     files = ["--smartmaint-compose-file", str(COMPOSE)] + (
         ["--smartmaint-compose-file", str(variant)] if variant else []
     )
-    return [
-        sys.executable,
-        "-m",
-        "pytest",
-        "--smartmaint",
-        "-m",
-        "smartmaint",
-        "-p",
-        "no:cacheprovider",
-        "-rA",
-        *files,
-        *args,
-    ]
+    return [*SUITE, *files, *args]
 
 
 def run(*args: str, variant: Path | None = None, timeout: float = 1200) -> subprocess.CompletedProcess[str]:
@@ -359,6 +347,13 @@ def user_stack(docker_engine: None) -> object:
         subprocess.run([*compose, "down", "--volumes", "--remove-orphans", "--timeout", "5"], capture_output=True)
 
 
+def registered_models(compose: list[str]) -> str:
+    """The names in the user stack's registry, as its notebook_runner lists them."""
+    script = "from mlflow import MlflowClient; print([m.name for m in MlflowClient().search_registered_models()])"
+    argv = [*compose, "exec", "-T", "notebook_runner", "python3", "-c", script]
+    return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+
+
 def containers(project: str) -> dict[str, str]:
     out = subprocess.run(
         ["docker", "ps", "--filter", f"label=com.docker.compose.project={project}", "--format", "{{.Names}}"],
@@ -386,20 +381,7 @@ def test_reuse_mode_checks_a_running_stack_without_touching_it(user_stack: tuple
     assert "SKIPPED" in result.stdout and "never done to a stack the plugin did not start" in result.stdout
     assert "PASSED smartmaint::model-load[live-api-registry]" in result.stdout  # fraud-detector loads in the api
     assert "PASSED smartmaint::stale-image[live-mlflow]" in result.stdout  # built from the files as they are
-    names = subprocess.run(
-        [
-            *compose,
-            "exec",
-            "-T",
-            "notebook_runner",
-            "python3",
-            "-c",
-            "from mlflow import MlflowClient; print([m.name for m in MlflowClient().search_registered_models()])",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    names = registered_models(compose)
     assert "fraud-detector" in names and "smartmaint-smoke" not in names
 
 
@@ -455,20 +437,7 @@ def test_reuse_mode_under_xdist_runs_the_same_items_and_leaves_no_smoke_model(
         runs[mode] = executed(junit, report)
     assert runs["no-xdist"][0]  # (the ids' agreement with the records is asserted by executed())
     assert runs["loadgroup"] == runs["no-xdist"] and runs["load"] == runs["no-xdist"]
-    names = subprocess.run(
-        [
-            *compose,
-            "exec",
-            "-T",
-            "notebook_runner",
-            "python3",
-            "-c",
-            "from mlflow import MlflowClient; print([m.name for m in MlflowClient().search_registered_models()])",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    names = registered_models(compose)
     assert "fraud-detector" in names and "smartmaint-smoke" not in names  # each worker removed its own smoke model
 
 

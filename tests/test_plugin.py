@@ -10,6 +10,15 @@ from xml.etree import ElementTree
 import pytest
 
 pytest_plugins = ["pytester"]
+# the static tier on the base stack with the test's override.yml on top
+STATIC_WITH_OVERRIDE = (
+    "--smartmaint",
+    "--smartmaint-static",
+    "--smartmaint-compose-file",
+    "docker-compose.test.yml",
+    "--smartmaint-compose-file",
+    "override.yml",
+)
 
 
 def test_without_smartmaint_nothing_is_collected_and_no_docker_call_is_made(
@@ -57,12 +66,7 @@ def test_k_selects_one_check(pytester: pytest.Pytester, stack: Path) -> None:
 def test_failure_reads_as_a_diagnosis_not_a_traceback(pytester: pytest.Pytester, stack: Path) -> None:
     (stack / "override.yml").write_text('services:\n  api:\n    user: "1001:1001"\n')
     result = pytester.runpytest_inprocess(
-        "--smartmaint",
-        "--smartmaint-static",
-        "--smartmaint-compose-file",
-        "docker-compose.test.yml",
-        "--smartmaint-compose-file",
-        "override.yml",
+        *STATIC_WITH_OVERRIDE,
         "-k",
         "uid-mapping",
     )
@@ -122,15 +126,7 @@ def test_verbose_progress_counts_each_item_once(pytester: pytest.Pytester, stack
 
 def test_lf_reruns_exactly_the_item_that_failed(pytester: pytest.Pytester, stack: Path) -> None:
     (stack / "override.yml").write_text('services:\n  api:\n    user: "1001:1001"\n')
-    args = (
-        "--smartmaint",
-        "--smartmaint-static",
-        "--smartmaint-compose-file",
-        "docker-compose.test.yml",
-        "--smartmaint-compose-file",
-        "override.yml",
-        "-v",
-    )
+    args = (*STATIC_WITH_OVERRIDE, "-v")
     first = pytester.runpytest_inprocess(*args)
     assert first.parseoutcomes()["failed"] == 1 and first.parseoutcomes()["passed"] > 1
     rerun = pytester.runpytest_inprocess(*args, "--lf")
@@ -230,12 +226,7 @@ def test_missing_env_file_says_which_example_to_copy(pytester: pytest.Pytester, 
     (stack / "override.yml").write_text("services:\n  api:\n    env_file: .env\n")
     (stack / ".env.example").write_text("TOKEN=\n")
     result = pytester.runpytest_inprocess(
-        "--smartmaint",
-        "--smartmaint-static",
-        "--smartmaint-compose-file",
-        "docker-compose.test.yml",
-        "--smartmaint-compose-file",
-        "override.yml",
+        *STATIC_WITH_OVERRIDE,
     )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
@@ -280,12 +271,7 @@ def test_a_dockerfile_the_compose_file_names_but_that_is_missing_is_one_message(
         "services:\n  api:\n    build:\n      context: ./ml\n      dockerfile: Dockerfile.gpu\n"
     )
     result = pytester.runpytest_inprocess(
-        "--smartmaint",
-        "--smartmaint-static",
-        "--smartmaint-compose-file",
-        "docker-compose.test.yml",
-        "--smartmaint-compose-file",
-        "override.yml",
+        *STATIC_WITH_OVERRIDE,
     )
     # the build cannot start: its item says so, naming the service and the path; the other items still run
     assert result.ret == pytest.ExitCode.TESTS_FAILED
@@ -299,12 +285,7 @@ def test_a_dockerfile_the_compose_file_names_but_that_is_missing_is_one_message(
 def test_a_build_context_that_does_not_exist_is_named_with_its_service(pytester: pytest.Pytester, stack: Path) -> None:
     (stack / "override.yml").write_text("services:\n  api:\n    build:\n      context: ./nodir\n")
     result = pytester.runpytest_inprocess(
-        "--smartmaint",
-        "--smartmaint-static",
-        "--smartmaint-compose-file",
-        "docker-compose.test.yml",
-        "--smartmaint-compose-file",
-        "override.yml",
+        *STATIC_WITH_OVERRIDE,
     )
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(
