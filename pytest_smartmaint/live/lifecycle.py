@@ -34,6 +34,7 @@ from .engine_disk import read_engine_disk
 from .isolation import isolate
 from .stack import LiveStack
 from .startup_diagnosis import diagnose
+from .stopped import container_states, find_stopped
 
 
 @contextmanager
@@ -225,7 +226,8 @@ def explain_up_failure(runner: ComposeRunner, output: str, model: StackModel) ->
         for container in dict.fromkeys(unhealthy):
             parts.append(_container_state(container))
         causes = diagnose(runner, model)
-        cause = "".join(f"\nCause: {c}" for c in causes.causes)
+        stopped = find_stopped(runner, tuple(model.project.services), model.roles.trainer, container_states(runner))
+        cause = "".join(f"\nCause: {c}" for c in [*causes.causes, *(s.cause for s in stopped if s.cause)])
         also = "".join(f"\n  - {finding}" for finding in causes.file_findings)
         return (
             f"the stack did not become healthy (project {runner.project}, `docker compose up --wait`).{cause}\n"

@@ -53,6 +53,8 @@ from .probes import (
 if TYPE_CHECKING:
     from testinfra.host import Host
 
+    from .stopped import ContainerState
+
 T = TypeVar("T")
 
 
@@ -79,6 +81,31 @@ class LiveStack:
         self.smoke_name = f"smartmaint-smoke-{runner.project}" + (f"-{worker}" if worker else "")
         self._memo: dict[str, tuple[bool, object]] = {}
         self._lock = threading.Lock()
+        self.stopped_reported_at: dict[str, str] = {}  # a stopped service -> the item that reported it in full
+
+    def stopped_finding(self, services: Sequence[str], item: str, fresh: bool = False) -> str | None:
+        """If one of ``services`` is not running: the finding (in full at the first item that meets it,
+        else a pointer to that item); None when they all run. The containers' states are read once
+        before the checks, and again (``fresh``) when an item fails."""
+        from .stopped import container_states, find_stopped
+
+        def read() -> dict[str, ContainerState]:
+            return container_states(self.runner)
+
+        states = read() if fresh else self.once("container-states", read)
+        stopped = find_stopped(self.runner, tuple(dict.fromkeys(services)), self.model.roles.trainer, states)
+        if not stopped:
+            return None
+        parts = []
+        for found in stopped:
+            first = self.stopped_reported_at.setdefault(found.service, item)
+            parts.append(
+                found.message(self.project)
+                if first == item
+                else f"{found.service} is not running (exit code {found.exit_code}); the finding is reported once, "
+                f"at {first}"
+            )
+        return "\n\n".join(parts)
 
     @property
     def project(self) -> str:

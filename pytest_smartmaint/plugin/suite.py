@@ -92,7 +92,20 @@ class LiveItem(SmartmaintItem):
     case: LiveCase
 
     def run_case(self) -> None:
-        self.case.run(cast("LiveStack", self.funcargs["_smartmaint_live"]))
+        stack = cast("LiveStack", self.funcargs["_smartmaint_live"])
+        services = self.case.services
+        # a stopped container is the finding, not whatever a probe in it would say: before the case, from the
+        # states read once for all items; after a failure, from the states as they are now
+        finding = stack.stopped_finding(services, self.nodeid) if services else None
+        if finding:
+            raise CheckFailure(finding)
+        try:
+            self.case.run(stack)
+        except CheckFailure:
+            finding = stack.stopped_finding(services, self.nodeid, fresh=True) if services else None
+            if finding:
+                raise CheckFailure(finding) from None
+            raise
 
 
 # What pytest's own parametrization records per item: CallSpec since pytest 9.1, CallSpec2 before.

@@ -1,0 +1,127 @@
+"""A service that is not running when the checks need it: the run's first finding, by cause.
+
+`up --wait` returns once a service without a healthcheck runs; an API that loads its model at
+startup and exits a second later, or a server that dies at import, is then simply gone. Every
+check that needs such a container would blame something else (its mounts, its user, a missing
+interpreter), so each live item first asks whether its services still run. The first item that
+meets a stopped service reports it in full: exit code, last log lines, and the cause where the
+log names a common one; every later item points to that item.
+
+A service that exited 0 is a one-shot job (a training run) and is probed with
+``docker compose run``: it is not a finding.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from .compose_runner import ComposeRunner
+
+LOG_LINES = 15
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    service: str
+    name: str
+    state: str  # running, exited, restarting, dead, created, paused
+    exit_code: int
+
+    @property
+    def stopped(self) -> bool:
+        """Not running, and not a job that finished its work (exit 0)."""
+        return self.state in ("restarting", "dead") or (self.state == "exited" and self.exit_code != 0)
+
+
+def container_states(runner: ComposeRunner) -> dict[str, ContainerState]:
+    """Every container of the project, parsed once from `docker compose ps --all --format json`."""
+    result = runner.compose("ps", "--all", "--format", "json", timeout=30)
+    rows: list[dict[str, object]] = []
+    for line in result.stdout.splitlines():  # compose prints one JSON object per line (older: one array)
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            parsed = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        rows += parsed if isinstance(parsed, list) else [parsed]
+    states = {}
+    for row in rows:
+        service = str(row.get("Service", ""))
+        code = row.get("ExitCode", 0)
+        states[service] = ContainerState(
+            service, str(row.get("Name", "")), str(row.get("State", "")), int(code) if isinstance(code, int) else 0
+        )
+    return states
+
+
+@dataclass(frozen=True)
+class StoppedService:
+    service: str
+    container: str
+    state: str
+    exit_code: int
+    log_tail: str
+    cause: str | None
+
+    def message(self, project: str) -> str:
+        how = "keeps restarting" if self.state == "restarting" else f"exited with code {self.exit_code}"
+        cause = f"\nCause: {self.cause}" if self.cause else ""
+        return (
+            f"{self.service} is not running: its container {self.container} {how} after the stack came up "
+            f"(project {project}).{cause}\nLast log lines of {self.service}:\n"
+            + "\n".join(f"    {line}" for line in (self.log_tail.splitlines() or ["(no log lines)"]))
+            + f"\nEvery check that needs {self.service} reports this finding instead of guessing at another cause."
+        )
+
+
+MODEL_NOT_FOUND = re.compile(r"RESOURCE_DOES_NOT_EXIST: Registered Model with name=(\S+?) not found")
+SQLALCHEMY_21 = re.compile(r"cannot import name '(\w+)' from 'sqlalchemy[.\w]*'")
+NO_MODULE = re.compile(r"ModuleNotFoundError: No module named '([\w.]+)'")
+
+
+def interpret(service: str, logs: str, trainer: str | None, trainer_logs: str = "") -> str | None:
+    """The common causes MLflow stacks die of, read from the service's log."""
+    if match := MODEL_NOT_FOUND.search(logs):
+        name = match.group(1).strip("'\"")
+        who = (
+            f"{trainer} should have registered it; its last log lines:\n"
+            + "\n".join(f"      {line}" for line in trainer_logs.splitlines()[-6:] or ["(no log lines)"])
+            if trainer
+            else "no service of the stack registers models (no trainer detected)"
+        )
+        return (
+            f"{service} loads the registered model {name!r} at startup, and the registry does not have it "
+            f"(MLflow answered RESOURCE_DOES_NOT_EXIST). {who}\n"
+            f"  Register {name!r} before {service} starts (a job it depends_on with condition: "
+            "service_completed_successfully), or let it start without the model"
+        )
+    if match := SQLALCHEMY_21.search(logs):
+        return (
+            f"MLflow in {service} imports {match.group(1)} from SQLAlchemy, which SQLAlchemy 2.1 removed: the image "
+            "pins an older MLflow but not SQLAlchemy, so pip installed 2.1. Fix: pin sqlalchemy<2.1 beside mlflow in "
+            f"{service}'s image, or take a newer MLflow"
+        )
+    if match := NO_MODULE.search(logs):
+        return f"{service} imports {match.group(1)!r}, which its image does not install"
+    return None
+
+
+def find_stopped(
+    runner: ComposeRunner, services: tuple[str, ...], trainer: str | None, states: dict[str, ContainerState]
+) -> list[StoppedService]:
+    """Which of ``services`` is stopped in ``states``, each with its log and its cause."""
+    found = []
+    for service in services:
+        state = states.get(service)
+        if state is None or not state.stopped:
+            continue
+        logs = runner.logs([service], lines=LOG_LINES)
+        logs = "\n".join(re.sub(rf"^{re.escape(state.name)}\s*\|\s?", "", line) for line in logs.splitlines())
+        trainer_logs = runner.logs([trainer], lines=LOG_LINES) if trainer and trainer != service else ""
+        cause = interpret(service, logs, trainer if trainer != service else None, trainer_logs)
+        found.append(StoppedService(service, state.name, state.state, state.exit_code, logs, cause))
+    return found
