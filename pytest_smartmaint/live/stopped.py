@@ -110,6 +110,11 @@ def interpret(service: str, logs: str, trainer: str | None, trainer_logs: str = 
     return None
 
 
+def _without_prefix(logs: str) -> str:
+    """`docker compose logs` lines without their ``api-1  | `` prefix."""
+    return "\n".join(re.sub(r"^[\w.-]+\s*\|\s?", "", line) for line in logs.splitlines())
+
+
 def find_stopped(
     runner: ComposeRunner, services: tuple[str, ...], trainer: str | None, states: dict[str, ContainerState]
 ) -> list[StoppedService]:
@@ -119,9 +124,10 @@ def find_stopped(
         state = states.get(service)
         if state is None or not state.stopped:
             continue
-        logs = runner.logs([service], lines=LOG_LINES)
-        logs = "\n".join(re.sub(rf"^{re.escape(state.name)}\s*\|\s?", "", line) for line in logs.splitlines())
-        trainer_logs = runner.logs([trainer], lines=LOG_LINES) if trainer and trainer != service else ""
+        logs = _without_prefix(runner.logs([service], lines=LOG_LINES))
+        trainer_logs = (
+            _without_prefix(runner.logs([trainer], lines=LOG_LINES)) if trainer and trainer != service else ""
+        )
         cause = interpret(service, logs, trainer if trainer != service else None, trainer_logs)
         found.append(StoppedService(service, state.name, state.state, state.exit_code, logs, cause))
     return found
