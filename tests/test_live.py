@@ -311,3 +311,35 @@ def test_a_proxied_artifact_stack_needs_no_client_mounts(tmp_path: Path) -> None
     }
     assert {o for o in outcomes.values()} == {"passed", "skipped"}
     assert outcomes["live:model-load[serve]"] == "passed"  # loaded through the server: no mount at all
+
+
+def test_a_public_shaped_stack_names_the_stopped_api_first_on_old_mlflow(tmp_path: Path) -> None:
+    """MLflow 3.3 server with its defaults, a 2.x client, a job that exits 0 without registering, an API that
+    loads its model at startup and exits (tests/stacks/public-shaped): verdicts written before the first run."""
+    result, records = smartmaint(tmp_path, stack=STACKS / "public-shaped" / "docker-compose.yml")
+    assert result.returncode == 1, result.stdout[-4000:]
+    out = result.stdout
+    # 7: the first finding is the api's exit and its cause, with what the job that should register it logged
+    assert out.split("short test summary info")[0].count("api is not running: its container ") == 1, out[-4000:]
+    assert "exited with code 3 after the stack came up" in out
+    assert "Cause: api loads the registered model 'churn-model' at startup, and the registry does not have it" in out
+    assert "train should have registered it; its last log lines:\n      Failed to load data: " in out
+    live = {f"{r['check']}[{r['subject']}]": r for r in records if r["tier"] == "live"}
+    api_items = {n: r for n, r in live.items() if r["subject"] == "api" or r["subject"].startswith(("api-", "api->"))}
+    assert api_items and all(
+        r["outcome"] == "failed" and r["message"].startswith("api is not running") for r in api_items.values()
+    ), {n: r["message"][:200] for n, r in api_items.items()}
+    # 8: the smoke model registers from the 2.x client on the 3.3 server and loads in the job's container
+    assert live["model-load[train]"]["outcome"] == "passed", live["model-load[train]"]["message"][:1500]
+    assert live["mlflow-reachable[train]"]["outcome"] == "passed"
+    # 9: the store the server really uses (MLflow 3.3's default file store, on no mount) is judged, both tiers
+    static = {f"{r['check']}[{r['subject']}]": r for r in records if r["tier"] == "static"}
+    assert static["sqlite-backend[mlflow]"]["outcome"] == "failed"
+    assert "is the file store /app/mlruns in mlflow, on no mount" in static["sqlite-backend[mlflow]"]["message"]
+    recreate = live["sqlite-backend[mlflow-restart-recreate]"]
+    assert recreate["outcome"] == "failed", recreate["message"][:1500]
+    assert "after a forced recreate of mlflow" in recreate["message"]
+    assert "the file store is /app/mlruns, on no mount" in recreate["message"]
+    # nothing else fails: no item blames mounts, users or interpreters
+    failed = {n for n, r in live.items() if r["outcome"] == "failed"}
+    assert failed == set(api_items) | {"sqlite-backend[mlflow-restart-recreate]"}, failed

@@ -87,12 +87,13 @@ class LiveStack:
         """If one of ``services`` is not running: the finding (in full at the first item that meets it,
         else a pointer to that item); None when they all run. The containers' states are read once
         before the checks, and again (``fresh``) when an item fails."""
-        from .stopped import container_states, find_stopped
+        from .stopped import container_states, find_stopped, settled_states
 
-        def read() -> dict[str, ContainerState]:
-            return container_states(self.runner)
+        def settled() -> dict[str, ContainerState]:
+            unwatched = {n for n, s in self.model.project.services.items() if not s.has_healthcheck}
+            return settled_states(self.runner, unwatched)
 
-        states = read() if fresh else self.once("container-states", read)
+        states = container_states(self.runner) if fresh else self.once("container-states", settled)
         stopped = find_stopped(self.runner, tuple(dict.fromkeys(services)), self.model.roles.trainer, states)
         if not stopped:
             return None

@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass
 
 from .compose_runner import ComposeRunner
 
 LOG_LINES = 15
+
+
+SETTLE_S = 5.0  # a service with no healthcheck that dies at startup (an import, a model load) does so by then
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,7 @@ class ContainerState:
     name: str
     state: str  # running, exited, restarting, dead, created, paused
     exit_code: int
+    up_s: float | None = None  # how long it has been running, when compose says it in seconds
 
     @property
     def stopped(self) -> bool:
@@ -52,9 +57,27 @@ def container_states(runner: ComposeRunner) -> dict[str, ContainerState]:
     for row in rows:
         service = str(row.get("Service", ""))
         code = row.get("ExitCode", 0)
+        status = str(row.get("Status", ""))
+        up = re.match(r"Up (\d+|Less than a) second", status)
         states[service] = ContainerState(
-            service, str(row.get("Name", "")), str(row.get("State", "")), int(code) if isinstance(code, int) else 0
+            service,
+            str(row.get("Name", "")),
+            str(row.get("State", "")),
+            int(code) if isinstance(code, int) else 0,
+            (0.0 if up.group(1).startswith("Less") else float(up.group(1))) if up else None,
         )
+    return states
+
+
+def settled_states(runner: ComposeRunner, unwatched: set[str]) -> dict[str, ContainerState]:
+    """The states once every service that no healthcheck watches (``unwatched``) has run ``SETTLE_S``:
+    `up --wait` returns as soon as such a service runs, and one that dies at startup is gone a moment later."""
+    states = container_states(runner)
+    young = [s.up_s for name, s in states.items() if name in unwatched and s.state == "running" and s.up_s is not None]
+    wait = SETTLE_S - min(young, default=SETTLE_S)
+    if wait > 0:
+        time.sleep(wait)
+        states = container_states(runner)
     return states
 
 
