@@ -343,3 +343,19 @@ def test_a_public_shaped_stack_names_the_stopped_api_first_on_old_mlflow(tmp_pat
     # nothing else fails: no item blames mounts, users or interpreters
     failed = {n for n, r in live.items() if r["outcome"] == "failed"}
     assert failed == set(api_items) | {"sqlite-backend[mlflow-restart-recreate]"}, failed
+
+
+def test_images_on_a_base_the_stack_does_not_build_take_roles_from_their_containers(tmp_path: Path) -> None:
+    """trainer and api build FROM a company ML base and add one ENV: the files show no mlflow, no librosa.
+    The static tier skips what the base decides; the live tier finds the trainer and the audio services."""
+    result, records = smartmaint(tmp_path, stack=STACKS / "company-base" / "docker-compose.yml")
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert "trainer=- (from the running containers: first client with mlflow and scikit-learn" in result.stdout
+    live = {f"{r['check']}[{r['subject']}]": r["outcome"] for r in records if r["tier"] == "live"}
+    assert live["model-load[trainer]"] == live["model-load[api]"] == "passed", live
+    assert live["audio-deps[trainer]"] == live["audio-deps[api]"] == "passed", live
+    static = {f"{r['check']}[{r['subject']}]": r for r in records if r["tier"] == "static"}
+    assert static["audio-deps[n/a]"]["outcome"] == "skipped"
+    assert (
+        "the files do not show all that the images of api, mlflow, trainer hold" in static["audio-deps[n/a]"]["message"]
+    )

@@ -23,8 +23,8 @@ LIBSNDFILE = ("libsndfile1", "libsndfile", "libsndfile1-dev", "libsndfile-dev", 
 def static_cases(model: StackModel) -> list[StaticCase]:
     if not model.roles.audio:
         unread = (
-            f"; the images of {', '.join(model.roles.unread)} are not built here, so the live items look for "
-            "librosa inside their containers"
+            f"; the files do not show all that the images of {', '.join(model.roles.unread)} hold (prebuilt, or "
+            "built on a base the stack does not build), so the live items look for librosa inside their containers"
             if model.roles.unread
             else ""
         )

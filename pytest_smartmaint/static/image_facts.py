@@ -115,7 +115,9 @@ class ImageFacts:
     users: Mapping[str, Account] = field(default_factory=dict)  # created by useradd/adduser in its stages
     groups: Mapping[str, str] = field(default_factory=dict)  # group name -> gid (groupadd/addgroup)
     base_runs_as_root: bool = True  # no USER anywhere: the base image's user, root for well-known bases
-    base_workdir_known: bool = True  # the base's WORKDIR is / (well-known bases), so an unset one is known
+    # a plain OS or Python base (its WORKDIR is /, it holds no ML packages): what the image holds is in the
+    # files; on any other base not built by the stack, the files show only what this Dockerfile adds
+    base_workdir_known: bool = True
     exposed_ports: tuple[int, ...] = ()  # EXPOSE in the built stage's FROM chain (tcp)
     literal_env: Mapping[str, str] = field(default_factory=dict)  # ENV values with no $ reference, as written
     copied_files: tuple[tuple[Path, str], ...] = ()  # (build-context file, its path in the image), plain COPY/ADD
@@ -202,6 +204,10 @@ def read_image_facts(build: Build, service: str) -> ImageFacts:
     )
     stages = _stages(parser.structure, parser.parent_images)
     chain = _chain(stages, build.target)
+    # what the files show of the base: the FROM as built, or as the Dockerfile's own ARG default names it
+    # (`ARG BASE_IMAGE=python:3.12-slim`: CI may pass a local build of the same kind of base)
+    defaults = DockerfileParser(fileobj=io.BytesIO(text.encode("utf-8")), env_replace=True).parent_images
+    as_written = defaults[stages.index(chain[0])] if stages.index(chain[0]) < len(defaults) else chain[0].base
     readers = [_StageReader(build, stage.body) for stage in chain]
     python_packages: dict[str, Requirement] = {}
     installers = [_StageReader(build, stage.body) for stage in _copied_from(stages, chain)] + readers
@@ -231,7 +237,8 @@ def read_image_facts(build: Build, service: str) -> ImageFacts:
         users=users,
         groups=groups,
         base_runs_as_root=bool(ROOT_BASES.match(chain[0].base)),
-        base_workdir_known=bool(WORKDIR_ROOT_BASES.match(chain[0].base)) or chain[0].base.startswith("$"),
+        base_workdir_known=any(WORKDIR_ROOT_BASES.match(b) for b in (chain[0].base, as_written))
+        or chain[0].base.startswith("$"),
         literal_env={k: v for r in readers for k, v in r.literal_env().items()},
         copied_files=tuple(dict.fromkeys(f for r in readers for f in r.copied_files())),
         run_lines=tuple(line for r in installers for line in r.values("RUN")),

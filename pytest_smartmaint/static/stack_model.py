@@ -277,7 +277,9 @@ def detect_roles(
     )
     with_mlflow = [n for n in clients if (img := images.get(n)) is not None and img.declares("mlflow")]
     with_mlflow.sort(key=lambda n: not TRAINER_NAME.search(n))  # stable: name hint first, then name order
-    unread = tuple(n for n, img in images.items() if img is None)
+    # images the files show only in part: prebuilt, or built FROM an image the stack does not build (a company
+    # ML base): the live tier completes their roles (trainer, audio) from the running containers
+    unread = tuple(n for n, img in images.items() if img is None or not img.base_workdir_known)
     trainer_how = "detected: first client whose image installs mlflow"
     if not with_mlflow and any(c in unread for c in clients):
         trainer_how = "from the running containers: first client with mlflow and scikit-learn (images not built here)"
