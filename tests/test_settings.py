@@ -250,3 +250,8 @@ def test_servers_started_by_scripts_are_found(argv: list[str], words: list[str],
 def test_a_script_the_files_do_not_show_is_named() -> None:
     run = server_command(["/opt/run_mlflow.sh"], {}, lambda p: None)
     assert run.words is None and run.unreadable == "/opt/run_mlflow.sh"
+
+
+def test_a_program_path_that_is_no_script_is_not_named_as_unreadable() -> None:
+    run = server_command(["/opt/venv/bin/python3", "/app/api.py"], {}, lambda p: None)
+    assert run.words is None and run.unreadable is None

@@ -282,8 +282,8 @@ def server_command(argv: Sequence[str], env: Mapping[str, str], read: ScriptRead
         return ServerCommand(None)
     path, args = script
     text = read(path) if read is not None else None
-    if text is None:
-        return ServerCommand(None, unreadable=path)
+    if text is None:  # only what is surely a script is worth naming (not /opt/venv/bin/python3)
+        return ServerCommand(None, unreadable=path if path.endswith((".sh", ".bash")) else None)
     logical = re.sub(r"\\\n", " ", text)
     for line in logical.splitlines():
         line = line.replace('"$@"', shlex.join(args)).replace("$@", shlex.join(args)).replace('"$*"', shlex.join(args))
