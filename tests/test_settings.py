@@ -235,6 +235,7 @@ SCRIPTS = {
     [
         (["mlflow", "ui", "--port", "5000"], ["--port", "5000"], ""),
         (["sh", "-c", "pip install x && mlflow server --host 0.0.0.0"], ["--host", "0.0.0.0"], ""),
+        (["bash", "-lc", "exec mlflow server --port 5003"], ["--port", "5003"], ""),
         (["./start.sh"], ["--backend-store-uri", "sqlite:////db/m.db", "--port", "5001"], "start.sh"),
         (["bash", "start.sh"], ["--backend-store-uri", "sqlite:////db/m.db", "--port", "5001"], "start.sh"),
         (["/entrypoint.sh", "server", "--port=5002"], ["--port=5002"], "entrypoint.sh"),

@@ -248,11 +248,17 @@ def _mlflow_tail(words: Sequence[str]) -> list[str] | None:
     return None
 
 
+def _is_c_flag(word: str) -> bool:
+    """``-c``, and the combined forms shells take: ``-lc``, ``-ec``, ``-euxc``."""
+    return word.startswith("-") and not word.startswith("--") and "c" in word
+
+
 def _unwrap_sh_c(words: list[str], env: Mapping[str, str]) -> list[str]:
     for i, word in enumerate(words[:-1]):
-        if posixpath.basename(word) in SHELLS and "-c" in words[i + 1 : i + 3]:
-            at = words.index("-c", i + 1) + 1
-            return _split(expand(words[at], env)) if at < len(words) else []
+        if posixpath.basename(word) in SHELLS:
+            flag = next((j for j in range(i + 1, min(i + 3, len(words))) if _is_c_flag(words[j])), None)
+            if flag is not None:
+                return _split(expand(words[flag + 1], env)) if flag + 1 < len(words) else []
     return words
 
 
