@@ -139,17 +139,10 @@ class ServerSettings:
         """Whether the MLflow a build installs checks Host headers (3.5+); None: the files do not tell."""
         if self.security_middleware_off:
             return False
-        if self.mlflow_version is not None:
-            return self.mlflow_version >= ALLOWED_HOSTS_SINCE
-        if self.mlflow_spec is None:
-            return None
-        if not self.mlflow_spec:
-            return True  # unpinned: pip installs the newest release
-        try:
-            allowed = SpecifierSet(self.mlflow_spec)
-        except InvalidSpecifier:
-            return None
-        return any(allowed.contains(v) for v in RELEASES_SINCE_ALLOWED_HOSTS)  # pip takes the newest allowed
+        running = newest_allowed(self.mlflow_version, self.mlflow_spec)
+        if running is None:  # the files name no version, or a specifier we cannot read / that admits no release
+            return None if self.mlflow_spec is None or not _valid_spec(self.mlflow_spec) else False
+        return running >= ALLOWED_HOSTS_SINCE
 
     @property
     def mlflow_described(self) -> str:
@@ -299,11 +292,6 @@ def server_command(argv: Sequence[str], env: Mapping[str, str], read: ScriptRead
     return ServerCommand(None)
 
 
-def server_words(argv: Sequence[str], env: Mapping[str, str], read: ScriptReader | None = None) -> list[str] | None:
-    """The words after ``mlflow server`` in argv, unwrapping ``sh -c`` and the scripts it runs."""
-    return server_command(argv, env, read).words
-
-
 def parse_flags(words: Sequence[str]) -> dict[str, str]:
     flags: dict[str, str] = {}
     i = 0
@@ -416,6 +404,14 @@ def newest_allowed(version: Version | None, spec: str | None) -> Version | None:
         return None
     candidates = [Version(v) for v in (*KNOWN_RELEASES, *RELEASES_SINCE_ALLOWED_HOSTS) if allowed.contains(v)]
     return max(candidates, default=None)
+
+
+def _valid_spec(spec: str) -> bool:
+    try:
+        SpecifierSet(spec)
+    except InvalidSpecifier:
+        return False
+    return True
 
 
 KNOWN_RELEASES = ("1.30.1", "2.0.1", "2.9.2", "2.22.5", "3.0.1", "3.3.2", "3.6.0", "3.7.0")
