@@ -48,12 +48,26 @@ def running_projects(prefix: str = "smartmaint-") -> set[str]:
     return {line.split()[0] for line in out.splitlines() if line.startswith(prefix) and "(healthy)" in line}
 
 
+def own_project(process: subprocess.Popen[str]) -> str | None:
+    """The project this run started: its watcher (live/reaper.py) names its owner's pid and the project.
+
+    Other runs on the engine (the other xdist worker of this suite, a developer's stack) are not it."""
+    out = subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True, check=True).stdout
+    for line in out.splitlines():
+        words = line.split()
+        if "pytest_smartmaint.live.reaper" in words and words.index("pytest_smartmaint.live.reaper") + 3 < len(words):
+            owner, _, project = words[words.index("pytest_smartmaint.live.reaper") + 1 :][:3]
+            if owner == str(process.pid):
+                return project
+    return None
+
+
 def wait_for_healthy_stack(process: subprocess.Popen[str], timeout: float = 600) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        projects = running_projects()
-        if projects:
-            return projects.pop()
+        project = own_project(process)
+        if project and project in running_projects():
+            return project
         assert process.poll() is None, process.communicate()[0][-3000:]
         time.sleep(0.5)
     raise AssertionError("the stack never came up")
@@ -103,11 +117,11 @@ def test_a_killed_run_leaves_nothing_for_long(phase: str) -> None:
     try:
         if phase == "bring-up":  # the first container exists, the stack is not up yet
             deadline = time.monotonic() + 600
-            while not created_projects() and time.monotonic() < deadline:
+            while not ((project := own_project(process)) and project in created_projects()):
                 assert process.poll() is None, process.communicate()[0][-3000:]
+                assert time.monotonic() < deadline, "no container of the run's project was ever created"
                 time.sleep(0.2)
-            project = created_projects().pop()
-            assert project not in running_projects()
+            assert project and project not in running_projects()
         else:  # the checks are running: a probe is being exec'd in a container of the project
             project = wait_for_healthy_stack(process)
             deadline = time.monotonic() + 300

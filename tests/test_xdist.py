@@ -52,10 +52,11 @@ def test_static_tier_runs_the_same_items_with_and_without_xdist(pytester: pytest
 
 
 def test_workers_that_collect_another_suite_than_the_controller_fail_the_run(
-    pytester: pytest.Pytester, stack: Path
+    pytester: pytest.Pytester, stack: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The guard itself. Both workers see one more service than the controller (a compose profile that the
     environment turns on in workers only), so they agree with each other and xdist notices nothing."""
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)  # this test's own worker's, when tests run under -n
     pytester.makeconftest(
         "import os\nif os.environ.get('PYTEST_XDIST_WORKER'):\n    os.environ['COMPOSE_PROFILES'] = 'extra'\n"
     )
