@@ -36,3 +36,22 @@ def test_a_job_that_finished_is_not_stopped_a_crash_is() -> None:
     assert ContainerState("api", "p-api-1", "exited", 3).stopped
     assert ContainerState("mlflow", "p-mlflow-1", "restarting", 1).stopped
     assert not ContainerState("api", "p-api-1", "running", 0).stopped
+
+
+def test_a_missing_database_driver_is_named_as_the_backend_stores_with_its_fix() -> None:
+    cause = interpret("mlflow", "ModuleNotFoundError: No module named 'psycopg'", None) or ""
+    assert cause.startswith("psycopg is the database driver SQLAlchemy loads for mlflow's backend store URI")
+    assert "SQLAlchemy 2.1, which MLflow 3.17 brings, loads psycopg for a bare postgresql://" in cause
+    assert cause.endswith("Fix: add psycopg[binary] to mlflow's image")
+    other = interpret("mlflow", "ModuleNotFoundError: No module named 'MySQLdb'", None) or ""
+    assert other.startswith("MySQLdb is the database driver") and other.endswith(
+        "Fix: add mysqlclient to mlflow's image"
+    )
+
+
+def test_a_database_that_refuses_the_server_is_named_by_its_reason() -> None:
+    refused = 'psycopg.OperationalError: connection failed: FATAL:  password authentication failed for user "mlflow"'
+    cause = interpret("mlflow", refused, None) or ""
+    assert "the database refuses the password of user mlflow in the backend store URI" in cause
+    schema = interpret("mlflow", "Detected out-of-date database schema (found version 1b5f0d9ad7c1, but expected", None)
+    assert "run `mlflow db upgrade <backend store URI>`" in (schema or "")

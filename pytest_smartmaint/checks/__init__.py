@@ -5,6 +5,7 @@ from __future__ import annotations
 from . import (
     audio_deps,
     build_context,
+    database_backend,
     depends_reachable,
     engine_resources,
     lock_consistency,
@@ -25,6 +26,7 @@ REGISTRY = Registry(
         volume_paths.CHECK,
         uid_mapping.CHECK,
         sqlite_backend.CHECK,
+        database_backend.CHECK,
         audio_deps.CHECK,
         mlflow_reachable.CHECK,
         depends_reachable.CHECK,

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from ..errors import SmartmaintError
-from ..static.mlflow_server import resolve
 from ..static.stack_model import StackModel
+from .backend_process import stale_server
 from .base import Case, Check, LiveCase, StaticCase, fail, not_applicable
 from .messages import command, fix_in, no_server, volumes
 
@@ -157,30 +157,9 @@ def live_cases(model: StackModel) -> list[LiveCase]:
 
 def _live_process_and_file(stack: LiveStack) -> None:
     """The running server uses the configured URI (catches stale images); the db has MLflow's tables."""
-    model = stack.model
-    server = model.server
+    server = stack.model.server
     assert server is not None
-    facts = stack.server_facts()
-    if not facts.processes:
-        fail(f"no `mlflow server` process runs in {server.service}; see its log below.")
-    process = facts.processes[0]
-    running = resolve(
-        server.service,
-        list(process.argv),
-        "the running process",
-        dict(process.env),
-        {},
-        process.cwd or server.workdir,
-        server.mlflow_version,
-        server.mlflow_spec,
-    )
-    if running.backend_store_uri.value != server.backend_store_uri.value:
-        fail(
-            f"{server.service} runs with --backend-store-uri {running.backend_store_uri.value} "
-            f"({running.backend_store_uri.source}), but the compose project says {server.backend_store_uri}.\n"
-            f"The container or its image is stale: it was created before the change.\n"
-            f"Fix: docker compose up -d --build --force-recreate {server.service}"
-        )
+    facts = stale_server(stack)
     if not facts.db_exists:
         fail(
             f"{server.service} has no SQLite file at {server.sqlite_path} ({server.backend_store_uri}), though its "

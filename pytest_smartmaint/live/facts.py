@@ -94,12 +94,13 @@ class ServerProcess:
 
 @dataclass(frozen=True)
 class ServerFacts:
-    """The running `mlflow server` processes of the server's container, and its SQLite file's tables."""
+    """The running `mlflow server` processes of the server's container, and the tables of its backend store."""
 
     processes: tuple[ServerProcess, ...]
     db_exists: bool
     tables: tuple[str, ...]
     db_error: str | None
+    revision: str | None = None  # alembic_version of a database backend
 
     @classmethod
     def parse(cls, raw: Json) -> ServerFacts:
@@ -111,7 +112,13 @@ class ServerFacts:
             )
             for p in cast(list[Mapping[str, object]], raw.get("processes") or [])
         )
-        return cls(processes, bool(raw.get("db_exists")), tuple(_strs(raw.get("tables"))), _str(raw.get("db_error")))
+        return cls(
+            processes,
+            bool(raw.get("db_exists")),
+            tuple(_strs(raw.get("tables"))),
+            _str(raw.get("db_error")),
+            _str(raw.get("revision")),
+        )
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """A generated compose override that keeps a plugin-started stack off the user's data and ports.
 
 * Bind-mounted directories that the MLflow server mounts (its db and artifact store, and
-  the same sources in other services) are redirected to a per-run directory. Container
+  the same sources in other services), and those of the database service its backend URI
+  names (a postgres data directory), are redirected to a per-run directory. Container
   paths do not change, so every check sees the layout the user wrote; the user's
   ``./mlflow_data`` and ``./mlflow_db`` are never opened. Each copy takes the owner and
   mode of the original, so permission behaviour is the user's own.
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..static.compose import Mount, Service
+from ..static.database import backend_database
 from ..static.stack_model import StackModel
 
 
@@ -68,9 +70,11 @@ def isolate(model: StackModel, project: str) -> Isolation:
 
 
 def _mlflow_bind_sources(model: StackModel) -> set[str]:
+    """Binds of the server and of the database service its backend URI names: the registry's data."""
     if model.server is None:
         return set()
-    return {m.source for m in model.service(model.server.service).mounts if m.kind == "bind"}
+    holders = [model.server.service, backend_database(model.project, model.server.backend_store_uri.value)]
+    return {m.source for name in holders if name for m in model.service(name).mounts if m.kind == "bind"}
 
 
 def _mirror_permissions(original: Path, copy: Path) -> None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, TypeVar, cast
 
 from .. import commands
 from ..errors import SmartmaintError
+from ..static.database import parse_database_uri
 from ..static.stack_model import TRAINER_NAME, StackModel
 from .compose_runner import EXEC_TIMEOUT_S, ComposeRunner, ProbeResult
 from .engine_disk import EngineDisk, read_engine_disk
@@ -247,7 +248,9 @@ class LiveStack:
         server = self.model.server
         if server is None:
             raise SmartmaintError("the compose project has no MLflow server")
-        return ServerFacts.parse(self.runner.python(server.service, SERVER_FACTS, {"db": server.sqlite_path}).json())
+        database = server.backend_store_uri.value if parse_database_uri(server.backend_store_uri.value) else None
+        arg = {"db": server.sqlite_path, "uri": database}
+        return ServerFacts.parse(self.runner.python(server.service, SERVER_FACTS, arg).json())
 
     def registry_lookup(self, version: str) -> HttpAnswer:
         """Does the registry hold the smoke model's ``version``? Asked over plain HTTP from an MLflow client."""
@@ -272,6 +275,26 @@ class LiveStack:
             else [("restart", server.service), ("up", "-d", "--no-deps", "--wait", server.service)]
         )
         for args in steps:
+            done = self.runner.compose(*args, timeout=300)
+            if done.returncode != 0:
+                return (done.stdout + done.stderr).strip()
+        return None
+
+    def cycle_service(self, service: str, step: str) -> str | None:
+        """``restart``, ``recreate`` (a new container) or ``renew`` (a new container with new anonymous volumes,
+        as `down` then `up` gives) one service, then wait until it and the server are healthy.
+
+        Returns None when they came back, else compose's output. Only on a stack the plugin started.
+        """
+        server = self.model.server
+        if server is None or not self.owned:
+            raise SmartmaintError("services are restarted only on a stack the plugin started")
+        first = {
+            "restart": ("restart", service),
+            "recreate": ("up", "-d", "--no-deps", "--force-recreate", "--wait", service),
+            "renew": ("up", "-d", "--no-deps", "--force-recreate", "--renew-anon-volumes", "--wait", service),
+        }[step]
+        for args in (first, ("up", "-d", "--no-deps", "--wait", service, server.service)):
             done = self.runner.compose(*args, timeout=300)
             if done.returncode != 0:
                 return (done.stdout + done.stderr).strip()

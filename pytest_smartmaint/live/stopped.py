@@ -18,6 +18,7 @@ import re
 import time
 from dataclasses import dataclass
 
+from ..static.database import DRIVERS
 from .compose_runner import ComposeRunner
 
 LOG_LINES = 15
@@ -129,8 +130,49 @@ def interpret(service: str, logs: str, trainer: str | None, trainer_logs: str = 
             f"{service}'s image, or take a newer MLflow"
         )
     if match := NO_MODULE.search(logs):
-        return f"{service} imports {match.group(1)!r}, which its image does not install"
+        module = match.group(1).split(".")[0]
+        driver = next((d for d, (_, m) in DRIVERS.items() if m.split(".")[0] == module), None)
+        if driver is None:
+            return f"{service} imports {match.group(1)!r}, which its image does not install"
+        packages = DRIVERS[driver][0]
+        bare = (
+            " (SQLAlchemy 2.1, which MLflow 3.17 brings, loads psycopg for a bare postgresql://; before 2.1 it was "
+            "psycopg2: an image with only psycopg2-binary can name it, postgresql+psycopg2://)"
+            if driver == "psycopg"
+            else ""
+        )
+        return (
+            f"{module} is the database driver SQLAlchemy loads for {service}'s backend store URI, and {service}'s "
+            f"image does not install it{bare}. Fix: add {packages[0]}{'[binary]' if driver == 'psycopg' else ''} "
+            f"to {service}'s image"
+        )
+    for pattern, meaning in DATABASE_REFUSALS:
+        if match := pattern.search(logs):
+            return f"{service} cannot open its backend store: {meaning.format(*match.groups())}"
     return None
+
+
+DATABASE_REFUSALS = (
+    (
+        re.compile(r'password authentication failed for user "([^"]+)"'),
+        "the database refuses the password of user {0} in the backend store URI. The db service's POSTGRES_PASSWORD "
+        "applies only when its data directory is first created: make the two agree (or change it with SQL)",
+    ),
+    (
+        re.compile(r'database "([^"]+)" does not exist'),
+        "the database {0} of the backend store URI does not exist in the db service (POSTGRES_DB creates one only "
+        "when the data directory is first created)",
+    ),
+    (
+        re.compile(r"Access denied for user '([^']+)'"),
+        "MySQL refuses user {0} of the backend store URI (a wrong password, or a user MYSQL_USER did not create)",
+    ),
+    (
+        re.compile(r"Detected out-of-date database schema"),
+        "the database's schema is older than this MLflow release (MLflow refuses to migrate it on its own). "
+        "Back the database up, then run `mlflow db upgrade <backend store URI>` with this image",
+    ),
+)
 
 
 def _without_prefix(logs: str) -> str:

@@ -123,6 +123,7 @@ class ImageFacts:
     copied_files: tuple[tuple[Path, str], ...] = ()  # (build-context file, its path in the image), plain COPY/ADD
     run_lines: tuple[str, ...] = ()  # every RUN of the built chain and the stages it copies from
     context_copies: tuple[ContextCopy, ...] = ()  # every COPY/ADD from a build context, in the built chain
+    declared_volumes: tuple[str, ...] = ()  # VOLUME paths of the built chain: anonymous volumes where nothing mounts
 
     def context_file_at(self, container_path: str) -> Path | None:
         """The build-context file a COPY put at ``container_path`` (the last COPY wins, as in the image)."""
@@ -147,6 +148,7 @@ class ImageFacts:
             run_lines=parent.run_lines + self.run_lines,
             context_copies=parent.context_copies + self.context_copies,
             exposed_ports=tuple(sorted({*parent.exposed_ports, *self.exposed_ports})),
+            declared_volumes=tuple(dict.fromkeys(parent.declared_volumes + self.declared_volumes)),
             python_packages={**kept, **self.python_packages},
             dependency_files=parent.dependency_files + self.dependency_files,
             users={**parent.users, **self.users},
@@ -243,6 +245,7 @@ def read_image_facts(build: Build, service: str) -> ImageFacts:
         copied_files=tuple(dict.fromkeys(f for r in readers for f in r.copied_files())),
         run_lines=tuple(line for r in installers for line in r.values("RUN")),
         context_copies=tuple(c for r in readers for c in r.context_copies()),
+        declared_volumes=tuple(dict.fromkeys(path for r in readers for path in r.volumes())),
         exposed_ports=tuple(
             sorted(
                 {
@@ -335,6 +338,17 @@ class _StageReader:
 
     def values(self, instruction: str) -> Iterator[str]:
         return (i["value"] for i in self.stage if i["instruction"] == instruction)
+
+    def volumes(self) -> list[str]:
+        """VOLUME paths, in the JSON form (``["/data"]``) or the plain one (``/data /logs``)."""
+        paths: list[str] = []
+        for value in self.values("VOLUME"):
+            try:
+                parsed = json.loads(value) if value.strip().startswith("[") else value.split()
+            except json.JSONDecodeError:
+                parsed = value.split()
+            paths += [posixpath.normpath(str(p)) for p in parsed if str(p).startswith("/")]
+        return paths
 
     def last(self, instruction: str) -> str | None:
         found = list(self.values(instruction))

@@ -1,4 +1,4 @@
-"""The server process's real command line and environment, and the db file's tables.
+"""The server process's real command line and environment, and its backend's tables (a SQLite file or a database).
 
 Run inside a container as ``python -c <this file> <json arg>``; prints one JSON document.
 """
@@ -43,4 +43,18 @@ if out["db_exists"]:
         db.close()
     except Exception as e:
         out["db_error"] = type(e).__name__ + ": " + str(e)
+uri = arg.get("uri")
+if uri:  # a database server: read it through the server's own SQLAlchemy and driver
+    try:
+        import sqlalchemy
+
+        engine = sqlalchemy.create_engine(uri)
+        with engine.connect() as connection:
+            out["tables"] = sorted(sqlalchemy.inspect(connection).get_table_names())
+            out["db_exists"] = True
+            if "alembic_version" in out["tables"]:
+                out["revision"] = connection.exec_driver_sql("select version_num from alembic_version").scalar()
+        engine.dispose()
+    except Exception as e:
+        out["db_error"] = type(e).__name__ + ": " + str(e).splitlines()[0][:300]
 print(json.dumps(out))
