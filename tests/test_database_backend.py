@@ -167,3 +167,17 @@ def test_a_prebuilt_server_image_is_a_skip_naming_what_the_files_do_not_show(pro
     prebuilt = "services:\n  mlflow:\n    build: !reset null\n    image: ghcr.io/mlflow/mlflow:v3.17.2\n"
     message = verdict(load(project_dir, on_postgres(), prebuilt), CHECK, "mlflow")
     assert message.startswith("skipped: the files do not show which database driver mlflow's image holds")
+
+
+def test_mysql_credentials_are_read_from_its_own_variables(project_dir: Path, write: Write) -> None:
+    write("server/Dockerfile", "FROM python:3.12-slim\nRUN pip install mlflow==3.17.2 pymysql\n")
+    mysql = (
+        "services:\n  mlflow:\n    command: >-\n      mlflow server --host 0.0.0.0 --port 5000 --backend-store-uri "
+        "mysql+pymysql://app:secret@db:3306/registry\n  db:\n    image: mariadb:11\n    environment:\n"
+        "      MARIADB_USER: mlflow\n      MARIADB_PASSWORD: secret\n      MARIADB_DATABASE: mlflow\n"
+        "    volumes:\n      - dbdata:/var/lib/mysql\nvolumes:\n  dbdata:\n"
+    )
+    message = verdict(load(project_dir, mysql), CHECK, "mlflow")
+    assert "its user app is not the one db creates (MYSQL_USER: mlflow)" in message
+    assert "its database registry is not the one db creates (MYSQL_DATABASE: mlflow)" in message
+    assert '"Access denied for user", or "Unknown database"' in message

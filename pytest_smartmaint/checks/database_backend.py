@@ -190,15 +190,20 @@ def _credentials(db: DatabaseService, uri: DatabaseUri, problems: list[str], unk
     if db.init_scripts() is not None:
         unknown.append(f"which users and databases the init scripts of {name} create")
         return
-    prefix = "POSTGRES" if db.kind == "postgresql" else "MYSQL"
-    literal = [v for v in (uri.user, uri.password, uri.database) if v and "$" in v]
-    if literal:
-        return
+    postgres = db.kind == "postgresql"
+    prefix, database_variable = ("POSTGRES", "POSTGRES_DB") if postgres else ("MYSQL", "MYSQL_DATABASE")
+    refusal = (
+        '"password authentication failed", or "database ... does not exist"'
+        if postgres
+        else ('"Access denied for user", or "Unknown database"')
+    )
     wrong = []
     if uri.user and created.user and uri.user != created.user:
         wrong.append(f"its user {uri.user} is not the one {name} creates ({prefix}_USER: {created.user})")
     if uri.database and created.database and uri.database != created.database:
-        wrong.append(f"its database {uri.database} is not the one {name} creates ({prefix}_DB: {created.database})")
+        wrong.append(
+            f"its database {uri.database} is not the one {name} creates ({database_variable}: {created.database})"
+        )
     if (
         not created.trust
         and uri.password is not None
@@ -212,7 +217,7 @@ def _credentials(db: DatabaseService, uri: DatabaseUri, problems: list[str], unk
         problems.append(
             "the URI does not match the database service: "
             + "; ".join(wrong)
-            + '.\n  The server exits at start ("password authentication failed", or "database ... does not exist").\n'
+            + f".\n  The server exits at start ({refusal}).\n"
             "  Fix: use the same values in both (one .env variable for each), and remember that the image applies\n"
             f"  {prefix}_* only when its data directory is empty: for a database created earlier, change it with SQL."
         )
