@@ -620,3 +620,15 @@ def test_a_script_the_files_do_not_show_is_named_in_the_skip(project_dir: Path) 
 def test_a_reverse_proxy_in_front_of_the_server_is_no_client(project_dir: Path) -> None:
     model = load(project_dir, "services:\n  proxy:\n    image: nginx:1.27-alpine\n    depends_on: [mlflow]\n")
     assert "proxy" not in model.roles.clients and model.roles.proxies == ("proxy",)
+
+
+def test_replicas_of_a_sqlite_server_fail_sqlite_backend(project_dir: Path) -> None:
+    """One SQLite file takes one server process."""
+    message = verdict(
+        load(project_dir, "services:\n  mlflow:\n    deploy:\n      replicas: 2\n"), "sqlite-backend", "mlflow"
+    )
+    assert message.startswith(
+        "mlflow runs 2 replicas (deploy.replicas / scale) on one SQLite file, /mlflow_db/mlflow.db"
+    )
+    assert "table registered_models already exists" in message and "replicas: 1" in message
+    assert verdict(load(project_dir), "sqlite-backend", "mlflow") == "passed"

@@ -74,6 +74,15 @@ def _check(model: StackModel) -> None:
     service = model.service(server.service)
     directory = posixpath.dirname(path)
     setting = f"{server.backend_store_uri.value} ({server.backend_store_uri.source})"
+    if service.replicas > 1:
+        fail(
+            f"{server.service} runs {service.replicas} replicas (deploy.replicas / scale) on one SQLite file, {path}.\n"
+            "SQLite takes one writer at a time: at the first start the replicas race to create MLflow's schema (one "
+            'exits with "sqlite3.OperationalError: table registered_models already exists"), and concurrent writes '
+            'later fail with "database is locked".\n'
+            f"Fix, in service {server.service}: one replica (scale the server only on PostgreSQL or MySQL)\n"
+            "    deploy:\n      replicas: 1"
+        )
     mount = service.mount_covering(path)
     if mount is None:
         default_note = (

@@ -77,6 +77,7 @@ class Service:
     healthcheck: tuple[str, ...] = ()  # the healthcheck's test, as compose gives it
     depends_conditions: Mapping[str, str] = field(default_factory=dict)  # depends_on target -> its condition
     container_name: str | None = None  # a fixed name: one container per engine, whatever the project
+    replicas: int = 1  # `deploy.replicas` or `scale`: containers compose starts for the service
 
     def declared_ports(self) -> tuple[int, ...]:
         """Container ports the compose file says the service listens on (`expose:`, `ports:`)."""
@@ -240,7 +241,13 @@ def _parse_service(name: str, spec: Mapping[str, Any], directory: Path) -> Servi
         if isinstance(depends, dict)
         else {str(k): "service_started" for k in depends},
         container_name=str(spec["container_name"]) if spec.get("container_name") else None,
+        replicas=_replicas(spec),
     )
+
+
+def _replicas(spec: Mapping[str, Any]) -> int:
+    counts = [spec.get("scale"), (spec.get("deploy") or {}).get("replicas")]
+    return max([int(c) for c in counts if isinstance(c, int | str) and str(c).isdigit()] or [1])
 
 
 def _argv(value: Any) -> tuple[str, ...] | None:
