@@ -9,6 +9,9 @@
 * Published ports are re-published on 127.0.0.1 with ephemeral host ports, so two runs,
   or a run beside the user's own stack, never collide. The MLflow server's port is published
   that way even when the compose file publishes none, so ``mlflow_client`` reaches it.
+* A service built with no ``image:`` is given the name compose gives it in the project's own builds
+  (``<project>-<service>``): the run builds under the project's own name (lifecycle.py), so it leaves
+  no image of its own behind.
 * ``container_name`` is dropped: a fixed name exists once per engine, so the run's stack could not
   start beside the user's own copy (or would be confused with it). The name stays a network alias
   on each of the service's networks, so what reaches the service by that name still does.
@@ -60,6 +63,8 @@ def isolate(model: StackModel, project: str) -> Isolation:
     for service in model.project.services.values():
         publish = server.port if server is not None and service.name == server.service and not service.ports else None
         body = _service_override(service, redirected, publish)
+        if service.build is not None and not service.image:  # the name compose gives it in the project's own builds
+            body.append(f"    image: {json.dumps(f'{model.project.name}-{service.name}')}")
         if body:
             lines += [f"  {json.dumps(service.name)}:", *body]
     if len(lines) == 2:

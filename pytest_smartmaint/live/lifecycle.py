@@ -167,9 +167,19 @@ def _require_running(runner: ComposeRunner, model: StackModel) -> None:
 
 
 def _bring_up(runner: ComposeRunner, model: StackModel, timeout_s: int) -> None:
+    """Build as the project itself would, then start the run's own project from those images.
+
+    Compose labels what it builds with the project's name, so a build under the run's random name
+    would be a new image each run: every tag of the stack would move (its own running containers then
+    look stale, and the images they run are left dangling). Built under the project's own name, an
+    unchanged stack is a cache hit with the same image ids as the user's own `docker compose build`.
+    """
     wait = ("--wait", "--wait-timeout", str(timeout_s))
+    builder = ComposeRunner(list(model.project.files), model.project.name)  # exactly `docker compose build`
     try:
-        result = runner.compose("up", "--build", "--detach", *wait, timeout=timeout_s + 900)
+        result = builder.compose("build", timeout=900)
+        if result.returncode == 0:
+            result = runner.compose("up", "--no-build", "--detach", *wait, timeout=timeout_s + 300)
     except CommandTimeout as exc:  # a build or a pull that hangs: `up --wait` bounds only the wait for health
         raise CommandTimeout(f"bringing up project {runner.project} timed out: {exc}") from None
     if result.returncode == 0:

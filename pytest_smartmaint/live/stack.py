@@ -272,7 +272,7 @@ class LiveStack:
         steps = (
             [("up", "-d", "--no-deps", "--force-recreate", "--wait", server.service)]
             if recreate
-            else [("restart", server.service), ("up", "-d", "--no-deps", "--wait", server.service)]
+            else [("restart", server.service), ("up", "-d", "--no-deps", "--no-recreate", "--wait", server.service)]
         )
         for args in steps:
             done = self.runner.compose(*args, timeout=300)
@@ -294,7 +294,8 @@ class LiveStack:
             "recreate": ("up", "-d", "--no-deps", "--force-recreate", "--wait", service),
             "renew": ("up", "-d", "--no-deps", "--force-recreate", "--renew-anon-volumes", "--wait", service),
         }[step]
-        for args in (first, ("up", "-d", "--no-deps", "--wait", service, server.service)):
+        # waiting never recreates: a tag rebuilt meanwhile must not turn a restart into a recreate
+        for args in (first, ("up", "-d", "--no-deps", "--no-recreate", "--wait", service, server.service)):
             done = self.runner.compose(*args, timeout=300)
             if done.returncode != 0:
                 return (done.stdout + done.stderr).strip()
