@@ -296,29 +296,32 @@ def test_keep_leaves_the_stack_and_says_how_to_remove_it() -> None:
     assert project not in running_projects()
 
 
-def test_xdist_run_brings_the_stack_up_once() -> None:
-    # watch the engine's events while the run goes on: every stack brought up creates one network
+def test_xdist_run_brings_the_stack_up_once(tmp_path: Path) -> None:
+    """Every stack a run brings up creates containers whose compose files include the run's own override,
+    which lives in the run's TMPDIR: the projects of other runs on the engine are not counted."""
+    label = '{{index .Actor.Attributes "com.docker.compose.project"}} '
+    label += '{{index .Actor.Attributes "com.docker.compose.project.config_files"}}'
     watcher = subprocess.Popen(
-        [
-            "docker",
-            "events",
-            "--filter",
-            "type=network",
-            "--filter",
-            "event=create",
-            "--format",
-            "{{.Actor.Attributes.name}}",
-        ],
+        ["docker", "events", "--filter", "type=container", "--filter", "event=create", "--format", label],
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
         time.sleep(1)  # the watcher is subscribed before the run starts
-        result = run("-n", "2", "--dist", "loadgroup", "-k", "live and not audio and not model-load")
+        result = subprocess.run(
+            command("-n", "2", "--dist", "loadgroup", "-k", "live and not audio and not model-load"),
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=1200,
+            env={**os.environ, "TMPDIR": str(tmp_path)},
+        )
+        recorded(result.stdout + result.stderr)
         time.sleep(1)
     finally:
         watcher.terminate()
-    created = [name for name in watcher.communicate(timeout=10)[0].split() if name.startswith("smartmaint-")]
+    events = [line.split(" ", 1) for line in watcher.communicate(timeout=10)[0].splitlines() if " " in line]
+    created = {project for project, files in events if str(tmp_path) in files}
     assert result.returncode == 0, result.stdout[-4000:]
     assert len(created) == 1, created
     # the recreate runs only where the live items really share one worker; else it says why it did not
