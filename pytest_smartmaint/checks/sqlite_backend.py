@@ -206,8 +206,8 @@ def _live_survives(stack: LiveStack) -> None:
     mount = model.service(server.service).mount_covering(path)
     kind = "the file is" if server.sqlite_path else "the file store is"
     where = f"{path} on {mount.label}" if mount else f"{path}, on no mount"
-    for step, recreate in (("restart", False), ("forced recreate", True)):
-        failed = stack.cycle_server(recreate)
+    for step, how in (("restart", "restart"), ("forced recreate", "recreate")):
+        failed = stack.cycle_service(server.service, how)
         if failed is not None:
             fail(f"{server.service} did not come back healthy after a {step}:\n{failed[-1500:]}")
         found = stack.registry_lookup(smoke.version)

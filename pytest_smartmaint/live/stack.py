@@ -261,25 +261,6 @@ class LiveStack:
         raw = self.runner.python(client, REGISTRY_LOOKUP, {"name": self.smoke_name, "version": version}).json()
         return HttpAnswer.parse(raw) or HttpAnswer(None, error="no answer")
 
-    def cycle_server(self, recreate: bool) -> str | None:
-        """Restart the server (``recreate``: force a new container) and wait until it is healthy.
-
-        Returns None when it came back healthy, else compose's output. Only on a stack the plugin started.
-        """
-        server = self.model.server
-        if server is None or not self.owned:
-            raise SmartmaintError("the server is restarted only on a stack the plugin started")
-        steps = (
-            [("up", "-d", "--no-deps", "--force-recreate", "--wait", server.service)]
-            if recreate
-            else [("restart", server.service), ("up", "-d", "--no-deps", "--no-recreate", "--wait", server.service)]
-        )
-        for args in steps:
-            done = self.runner.compose(*args, timeout=300)
-            if done.returncode != 0:
-                return (done.stdout + done.stderr).strip()
-        return None
-
     def cycle_service(self, service: str, step: str) -> str | None:
         """``restart``, ``recreate`` (a new container) or ``renew`` (a new container with new anonymous volumes,
         as `down` then `up` gives) one service, then wait until it and the server are healthy.
@@ -295,7 +276,8 @@ class LiveStack:
             "renew": ("up", "-d", "--no-deps", "--force-recreate", "--renew-anon-volumes", "--wait", service),
         }[step]
         # waiting never recreates: a tag rebuilt meanwhile must not turn a restart into a recreate
-        for args in (first, ("up", "-d", "--no-deps", "--no-recreate", "--wait", service, server.service)):
+        waited = dict.fromkeys((service, server.service))
+        for args in (first, ("up", "-d", "--no-deps", "--no-recreate", "--wait", *waited)):
             done = self.runner.compose(*args, timeout=300)
             if done.returncode != 0:
                 return (done.stdout + done.stderr).strip()
