@@ -15,6 +15,7 @@ from ..static.database import (
     DRIVERS,
     DatabaseService,
     DatabaseUri,
+    backend_database,
     database_of,
     database_service,
     default_driver,
@@ -65,7 +66,7 @@ def _check(model: StackModel) -> None:
         problems.append(
             f"the URI's scheme is postgres://, an alias SQLAlchemy 1.4 removed: the server exits at start with "
             '"NoSuchModuleError: Can\'t load plugin: sqlalchemy.dialects:postgres".\n'
-            f"  Fix: write it postgresql://{uri.redacted.split('://', 1)[1]}"
+            f"  Fix: write it {uri.redacted_as('postgresql')}"
         )
         dialect = "postgresql"
     _driver(model, uri, dialect, problems, unknown)
@@ -123,10 +124,10 @@ def _driver(model: StackModel, uri: DatabaseUri, dialect: str, problems: list[st
     if dialect == "postgresql" and not uri.driver and driver == "psycopg" and installs_driver(image, "psycopg2"):
         also = (
             f"\n  The image has psycopg2, which SQLAlchemy used for postgresql:// before 2.1; MLflow 3.17 brings 2.1."
-            f"\n  Or keep psycopg2 and name it: {uri.scheme}+psycopg2://{uri.redacted.split('://', 1)[1]}"
+            f"\n  Or keep psycopg2 and name it: {uri.redacted_as(uri.scheme + '+psycopg2')}"
         )
     elif dialect in ("mysql", "mariadb") and not uri.driver and installs_driver(image, "pymysql"):
-        also = f"\n  Or use the PyMySQL it has: {dialect}+pymysql://{uri.redacted.split('://', 1)[1]}"
+        also = f"\n  Or use the PyMySQL it has: {uri.redacted_as(dialect + '+pymysql')}"
     problems.append(
         f"{why}, and {server.service}'s image installs none of {', '.join(packages)} (read: {files}).\n"
         f"  The server exits at start: \"ModuleNotFoundError: No module named '{module.split('.')[0]}'\".\n"
@@ -282,9 +283,8 @@ def _live_survives(stack: LiveStack) -> None:
     model = stack.model
     server = model.server
     assert server is not None
-    uri = parse_database_uri(server.backend_store_uri.value)
-    db_name = database_of(model.project, uri) if uri else None
-    assert uri is not None and db_name is not None
+    db_name = backend_database(model.project, server.backend_store_uri.value)
+    assert db_name is not None
     if not stack.owned:
         pytest.skip(
             "restart and recreate are never done to a stack the plugin did not start "

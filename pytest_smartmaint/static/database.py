@@ -41,9 +41,13 @@ class DatabaseUri:
     @property
     def redacted(self) -> str:
         """The URI as a message may show it: the password masked."""
+        return self.redacted_as(self.scheme)
+
+    def redacted_as(self, scheme: str) -> str:
+        """The redacted URI under another scheme: the spelling a fix proposes."""
         auth = f"{self.user}{':***' if self.password is not None else ''}@" if self.user else ""
         port = f":{self.port}" if self.port else ""
-        return f"{self.scheme}://{auth}{self.host or ''}{port}/{self.database or ''}"
+        return f"{scheme}://{auth}{self.host or ''}{port}/{self.database or ''}"
 
 
 def parse_database_uri(uri: str | None) -> DatabaseUri | None:
@@ -175,10 +179,12 @@ def official_image(reference: str | None) -> tuple[str, str] | None:
 
 def database_service(service: Service, image: ImageFacts | None) -> DatabaseService:
     reference = image.base_image if image is not None else service.image
-    official = official_image(reference) or official_image(service.image if image is None else None)
+    official = official_image(reference)
     env = {k: v for k, v in service.environment.items() if v is not None}
     command = " ".join(service.command or (image.cmd if image and image.cmd else ()) or ())
     volumes = image.declared_volumes if image is not None else ()
+    datadir = re.search(r"--datadir[= ](\S+)", command)
+    mysql_dir = datadir.group(1) if datadir else "/var/lib/mysql"
     if official:
         name, tag = official
         if name == "postgres":
@@ -189,10 +195,7 @@ def database_service(service: Service, image: ImageFacts | None) -> DatabaseServ
             return DatabaseService(
                 service, "postgresql", env.get("PGDATA", default), (volume, *volumes), f"{name}:{tag}", major
             )
-        datadir = re.search(r"--datadir[= ](\S+)", command)
-        return DatabaseService(
-            service, "mysql", datadir.group(1) if datadir else "/var/lib/mysql", ("/var/lib/mysql", *volumes), name
-        )
+        return DatabaseService(service, "mysql", mysql_dir, ("/var/lib/mysql", *volumes), name)
     if image is not None:
         packages = " ".join(image.system_packages)
         if re.search(r"\bpostgresql\b|postgresql-\d+\b", packages):
@@ -200,8 +203,7 @@ def database_service(service: Service, image: ImageFacts | None) -> DatabaseServ
             data_dir = env.get("PGDATA") or (flag.group(1) if flag else None)
             return DatabaseService(service, "postgresql", data_dir, volumes, None)
         if re.search(r"\b(mysql-server|mariadb-server|default-mysql-server)\b", packages):
-            datadir = re.search(r"--datadir[= ](\S+)", command)
-            return DatabaseService(service, "mysql", datadir.group(1) if datadir else "/var/lib/mysql", volumes, None)
+            return DatabaseService(service, "mysql", mysql_dir, volumes, None)
     return DatabaseService(service, None, None, volumes, None)
 
 
