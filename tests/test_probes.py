@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from pytest_smartmaint.live.compose_runner import PROBE_ENV
 from pytest_smartmaint.live.facts import (
     AudioRoundTrip,
     LoadLayer,
+    MigrationHistory,
     ModelLoad,
     Reach,
     ServerFacts,
@@ -120,9 +122,11 @@ def test_server_facts_read_the_sqlite_tables(tmp_path: Path) -> None:
     db = tmp_path / "mlflow.db"
     with sqlite3.connect(db) as connection:
         connection.execute("create table experiments (id integer)")
-        connection.execute("create table alembic_version (v text)")
+        connection.execute("create table alembic_version (version_num text)")
+        connection.execute("insert into alembic_version values ('1a0cddfcaa16')")
     facts = ServerFacts.parse(probe("server_facts", {"db": str(db)}))
     assert facts.db_exists and facts.tables == ("alembic_version", "experiments")
+    assert facts.revision == "1a0cddfcaa16"  # backend-schema compares it with the server's migrations
     assert probe("server_facts", {"db": str(tmp_path / "none.db")})["db_exists"] is False
 
 
@@ -145,6 +149,26 @@ def test_server_facts_find_the_server_process_with_its_argv_and_mlflow_env(tmp_p
     assert any(
         p.argv[-2:] == tuple(argv[1:]) and p.env == {"MLFLOW_ALLOWED_HOSTS": "mlflow:5000"} for p in parsed.processes
     )
+
+
+def test_schema_history_says_why_it_cannot_read_the_migrations() -> None:
+    """The host's MLflow is mlflow-skinny, without alembic: an error in the JSON, not a crash. The live tier
+    reads real migrations in the server images (tests/test_live_schema.py)."""
+    history = MigrationHistory.parse(probe("schema_history"))
+    installed = next((d.version for d in map(_distribution, ("mlflow", "mlflow-skinny")) if d), None)
+    assert history.mlflow == installed
+    if history.revisions:  # alembic is there after all: then the head is the first revision
+        assert history.head == history.revisions[0]
+        assert history.behind(history.revisions[-1]) == len(history.revisions) - 1
+    else:
+        assert history.error and history.head is None and history.behind("1a0cddfcaa16") is None
+
+
+def _distribution(name: str) -> metadata.Distribution | None:
+    try:
+        return metadata.distribution(name)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def test_load_model_names_the_registry_layer_when_the_server_is_down() -> None:

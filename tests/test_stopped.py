@@ -55,3 +55,11 @@ def test_a_database_that_refuses_the_server_is_named_by_its_reason() -> None:
     assert "the database refuses the password of user mlflow in the backend store URI" in cause
     schema = interpret("mlflow", "Detected out-of-date database schema (found version 1b5f0d9ad7c1, but expected", None)
     assert "run `mlflow db upgrade <backend store URI>`" in (schema or "")
+
+
+def test_a_revision_the_servers_migrations_do_not_know_is_a_database_a_newer_mlflow_migrated() -> None:
+    """The wording when the images cannot be asked (no engine here); with them, tests/test_live_schema.py."""
+    log = "alembic.util.exc.CommandError: Can't locate revision identified by 'dc11669786a5'"
+    cause = interpret("mlflow", log, None) or ""
+    assert "the database is at schema revision dc11669786a5, which this image's MLflow does not know" in cause
+    assert "a newer MLflow migrated it" in cause

@@ -122,6 +122,27 @@ class ServerFacts:
 
 
 @dataclass(frozen=True)
+class MigrationHistory:
+    """The MLflow release installed in a container, and the alembic revisions its migrations know, head first."""
+
+    mlflow: str | None
+    revisions: tuple[str, ...]
+    error: str | None = None  # why the revisions could not be read (no mlflow, no alembic)
+
+    @property
+    def head(self) -> str | None:
+        return self.revisions[0] if self.revisions else None
+
+    def behind(self, revision: str) -> int | None:
+        """How many migrations a database at ``revision`` lacks; None when these migrations do not know it."""
+        return self.revisions.index(revision) if revision in self.revisions else None
+
+    @classmethod
+    def parse(cls, raw: Json) -> MigrationHistory:
+        return cls(_str(raw.get("mlflow")), tuple(_strs(raw.get("revisions"))), _str(raw.get("error")))
+
+
+@dataclass(frozen=True)
 class SmokeModel:
     """The model the trainer registered: its version, where its artifacts are, and what it predicted."""
 

@@ -228,15 +228,17 @@ def explain_up_failure(runner: ComposeRunner, output: str, model: StackModel) ->
             + "\n".join(f"  {line}" for line in failing_build_steps(lines))
             + "\nRun `docker compose build` to see the whole build log."
         )
-    unhealthy = re.findall(r"container (\S+) (?:is unhealthy|exited \(\d+\))", output) or re.findall(
-        r"(\S+)\s+Error", output
+    unhealthy = (
+        re.findall(r"container (\S+) (?:is unhealthy|exited \(\d+\))", output)
+        or _failed_jobs(runner, output)
+        or re.findall(r"(\S+)\s+Error", output)
     )
     if unhealthy:
         parts = []
         for container in dict.fromkeys(unhealthy):
             parts.append(_container_state(container))
         causes = diagnose(runner, model)
-        stopped = find_stopped(runner, tuple(model.project.services), model.roles.trainer, container_states(runner))
+        stopped = find_stopped(runner, model, tuple(model.project.services), container_states(runner))
         cause = "".join(f"\nCause: {c}" for c in [*causes.causes, *(s.cause for s in stopped if s.cause)])
         also = "".join(f"\n  - {finding}" for finding in causes.file_findings)
         return (
@@ -246,6 +248,16 @@ def explain_up_failure(runner: ComposeRunner, output: str, model: StackModel) ->
             + (f"\nAlso wrong in the files (each may be the cause, or a failure still to come):{also}" if also else "")
         )
     return f"`docker compose up` failed (project {runner.project}):\n" + "\n".join(lines[-20:])
+
+
+def _failed_jobs(runner: ComposeRunner, output: str) -> list[str]:
+    """The containers of one-shot services another waited for (``service_completed_successfully``) that failed."""
+    services = re.findall(r'service "([^"]+)" didn\'t complete successfully', output)
+    names = []
+    for service in dict.fromkeys(services):
+        done = runner.compose("ps", "--all", "--format", "{{.Name}}", service, timeout=30)
+        names += done.stdout.split()[:1]
+    return names
 
 
 def _container_state(container: str) -> str:

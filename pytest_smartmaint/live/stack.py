@@ -27,6 +27,7 @@ from .facts import (
     HttpAnswer,
     ImageConfig,
     Listener,
+    MigrationHistory,
     ModelLoad,
     Reach,
     RunningImage,
@@ -47,6 +48,7 @@ from .probes import (
     REGISTER_MODEL,
     REGISTRY_LOOKUP,
     REMOVE_SMOKE_MODEL,
+    SCHEMA_HISTORY,
     SERVER_FACTS,
     TEST_TOOLING,
 )
@@ -95,7 +97,7 @@ class LiveStack:
             return settled_states(self.runner, unwatched)
 
         states = container_states(self.runner) if fresh else self.once("container-states", settled)
-        stopped = find_stopped(self.runner, tuple(dict.fromkeys(services)), self.model.roles.trainer, states)
+        stopped = find_stopped(self.runner, self.model, tuple(dict.fromkeys(services)), states)
         if not stopped:
             return None
         parts = []
@@ -251,6 +253,12 @@ class LiveStack:
         database = server.backend_store_uri.value if parse_database_uri(server.backend_store_uri.value) else None
         arg = {"db": server.sqlite_path, "uri": database}
         return ServerFacts.parse(self.runner.python(server.service, SERVER_FACTS, arg).json())
+
+    def migrations(self, service: str) -> MigrationHistory:
+        """The MLflow release in ``service`` and the schema revisions its migrations know (once per service)."""
+        return self.once(
+            f"migrations:{service}", lambda: MigrationHistory.parse(self.runner.python(service, SCHEMA_HISTORY).json())
+        )
 
     def registry_lookup(self, version: str) -> HttpAnswer:
         """Does the registry hold the smoke model's ``version``? Asked over plain HTTP from an MLflow client."""

@@ -19,7 +19,9 @@ import time
 from dataclasses import dataclass
 
 from ..static.database import DRIVERS
+from ..static.stack_model import StackModel
 from .compose_runner import ComposeRunner
+from .schema_mismatch import diagnose_refusal
 
 LOG_LINES = 15
 
@@ -172,6 +174,11 @@ DATABASE_REFUSALS = (
         "the database's schema is older than this MLflow release (MLflow refuses to migrate it on its own). "
         "Back the database up, then run `mlflow db upgrade <backend store URI>` with this image",
     ),
+    (
+        re.compile(r"Can't locate revision identified by '(\w+)'"),
+        "the database is at schema revision {0}, which this image's MLflow does not know: a newer MLflow migrated "
+        "it, and MLflow has no downgrade. Run the server on that newer release, or restore the backup from before",
+    ),
 )
 
 
@@ -181,9 +188,10 @@ def _without_prefix(logs: str) -> str:
 
 
 def find_stopped(
-    runner: ComposeRunner, services: tuple[str, ...], trainer: str | None, states: dict[str, ContainerState]
+    runner: ComposeRunner, model: StackModel, services: tuple[str, ...], states: dict[str, ContainerState]
 ) -> list[StoppedService]:
     """Which of ``services`` is stopped in ``states``, each with its log and its cause."""
+    trainer = model.roles.trainer
     found = []
     for service in services:
         state = states.get(service)
@@ -193,6 +201,8 @@ def find_stopped(
         trainer_logs = (
             _without_prefix(runner.logs([trainer], lines=LOG_LINES)) if trainer and trainer != service else ""
         )
-        cause = interpret(service, logs, trainer if trainer != service else None, trainer_logs)
+        cause = diagnose_refusal(runner, model, service, logs) or interpret(
+            service, logs, trainer if trainer != service else None, trainer_logs
+        )
         found.append(StoppedService(service, state.name, state.state, state.exit_code, logs, cause))
     return found

@@ -26,3 +26,4 @@ REMOVE_SMOKE_MODEL = source("remove_smoke_model")
 LOAD_REGISTRY = source("load_registry")
 CONNECT = source("connect")
 TEST_TOOLING = source("test_tooling")
+SCHEMA_HISTORY = source("schema_history")  # the installed MLflow's migrations, for backend-schema

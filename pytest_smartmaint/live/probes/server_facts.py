@@ -40,6 +40,8 @@ if out["db_exists"]:
     try:
         db = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
         out["tables"] = sorted(r[0] for r in db.execute("select name from sqlite_master where type='table'"))
+        if "alembic_version" in out["tables"]:
+            out["revision"] = (db.execute("select version_num from alembic_version").fetchone() or [None])[0]
         db.close()
     except Exception as e:
         out["db_error"] = type(e).__name__ + ": " + str(e)
