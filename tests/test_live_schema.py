@@ -1,7 +1,7 @@
 """backend-schema and mlflow-versions, live: registry databases and clients of other MLflow releases than the server's.
 
-The older release is MLflow 3.3.1 (the server image of tests/stacks/public-shaped) and mlflow-skinny 2.22.5
-(tests/variants/older-mlflow); the server is the reference one, MLflow 3.17.2. No revision is written here: each
+The older releases are MLflow 3.3.1 (the server image of tests/stacks/public-shaped) and MLflow 2.22.5
+(tests/variants/older-mlflow); the newer one is the reference server's, MLflow 3.17.2. No revision is written here: each
 is read from the migrations in the images, by the plugin's own probe. Its own module, so that
 `pytest tests -n 2 --dist loadfile` runs it beside the other live modules.
 """
@@ -88,7 +88,7 @@ def test_a_database_behind_the_servers_migrations_gets_the_upgrade_command(tmp_p
 
 def test_clients_of_older_releases_and_a_database_an_older_mlflow_created(tmp_path: Path) -> None:
     result, items = suite(tmp_path, "older-mlflow.yml")
-    assert result.returncode == 1, result.stdout[-4000:]
+    assert result.returncode == 0, result.stdout[-4000:]
     server = migrations("smartmaint-reference/mlflow:3.17.2")
     created = migrations("smartmaint-variant/mlflow:3.3.1")
     assert server.behind(str(created.head)), "3.3.1's head is an older revision of 3.17.2's migrations"
@@ -101,13 +101,15 @@ def test_clients_of_older_releases_and_a_database_an_older_mlflow_created(tmp_pa
         "migrations": len(server.revisions),
     }
     major = items["mlflow-versions[live-mlflow2-client]"]
-    assert major["outcome"] == "failed"
-    assert str(major["message"]).startswith(
-        "mlflow2-client has mlflow-skinny 2.22.5, and mlflow runs MLflow 3.17.2: another major release. "
-        "MLflow 3 keeps models as entities of their own"
+    assert major["outcome"] == "passed" and major["facts"] == {
+        "client": "2.22.5",
+        "client_distribution": "mlflow",
+        "server": "3.17.2",
+    }
+    warned = (
+        "SmartmaintWarning: mlflow2-client has mlflow 2.22.5, and mlflow runs MLflow 3.17.2: an older major release."
     )
-    assert "Fix: pin mlflow-skinny==3.17.2 in mlflow2-client's image" in str(major["message"])
-    assert major["facts"] == {"client": "2.22.5", "client_distribution": "mlflow-skinny", "server": "3.17.2"}
+    assert warned in result.stdout and "what MLflow 3 clients log MLflow 2 cannot read" in result.stdout
     older = items["mlflow-versions[live-legacy-client]"]
     assert older["outcome"] == "passed" and older["facts"] == {
         "client": "3.3.1",
@@ -119,3 +121,27 @@ def test_clients_of_older_releases_and_a_database_an_older_mlflow_created(tmp_pa
         item = items[f"mlflow-versions[live-{same}]"]
         assert item["outcome"] == "passed" and item["facts"] == {**older["facts"], "client": "3.17.2"}
         assert f"SmartmaintWarning: {same} has" not in result.stdout
+
+
+def test_clients_of_a_newer_major_release_than_the_server_fail_and_explain_the_failed_registration(
+    tmp_path: Path,
+) -> None:
+    files = ("docker-compose.test.yml", str(VARIANTS / "mlflow2-server.yml"))
+    result, records = run_suite(
+        tmp_path, *(f"--smartmaint-compose-file={f}" for f in files), "-k", "live and (mlflow-versions or model-load)"
+    )
+    items = by_item(records)
+    assert result.returncode == 1, result.stdout[-4000:]
+    for client in ("api", "notebook_runner"):
+        item = items[f"mlflow-versions[live-{client}]"]
+        assert item["outcome"] == "failed"
+        assert str(item["message"]) == (
+            f"{client} has mlflow 3.17.2, and mlflow runs MLflow 2.22.5: a newer major release. An MLflow 3 client "
+            "is meant for an MLflow 3 server (mlflow/mlflow#16215): it logs models through APIs 2.x lacks.\n"
+            f"  Fix: move mlflow to MLflow 3.17.2, or pin mlflow==2.22.5 in {client}'s image"
+        )
+        load = items[f"model-load[live-{client}]"]
+        assert load["outcome"] == "failed"  # what the mismatch does: MLflow 3.17.2 cannot log a model there
+        cause = "Cause: the trainer's MLflow 3 logs models through the logged-models API, which the server's MLflow 2 "
+        assert cause + "lacks (HTTP 404); mlflow-versions names both releases." in str(load["message"])
+        assert "/api/2.0/mlflow/logged-models failed with error code 404" in str(load["message"])

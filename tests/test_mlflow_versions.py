@@ -1,5 +1,5 @@
-"""mlflow-versions' verdicts for the pairings no image of the tests has (an MLflow 3 client on a 2.x server, a
-client newer than the server, an unparsable version): the live tier proves the others (tests/test_live_schema.py)."""
+"""mlflow-versions' verdicts for every pairing, as a table; the live tier proves them on real clients and servers
+(tests/test_live_schema.py: a 3.x client on a 2.x server, 2.x and 3.3 clients on a 3.17 server)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from pytest_smartmaint.checks.mlflow_versions import compare, installed
     ("client", "server", "kind", "fragment"),
     [
         ("3.17.2", "3.17.2", None, ""),
-        ("3.1.0", "2.22.0", "fail", "an MLflow 3 client is meant for an MLflow 3 server (mlflow/mlflow#16215)"),
-        ("2.22.5", "3.17.2", "fail", "what it writes MLflow 2 cannot read (the MLflow 3 FAQ)"),
-        ("4.0.0", "3.17.2", "fail", "compatible within a major release only"),
+        ("3.1.0", "2.22.0", "fail", "An MLflow 3 client is meant for an MLflow 3 server (mlflow/mlflow#16215)"),
+        ("2.22.5", "3.17.2", "warn", "what MLflow 3 clients log MLflow 2 cannot read (the MLflow 3 FAQ)"),
+        ("4.0.0", "3.17.2", "fail", "work together within a major release only"),
         ("3.17.2", "3.3.1", "warn", "newer than mlflow's MLflow 3.3.1: request parameters the server does not know"),
         ("3.3.1", "3.17.2", "warn", "older than mlflow's MLflow 3.17.2"),
         ("3.17.2", "3.17.2+local", "warn", "older than mlflow's MLflow 3.17.2+local"),
@@ -29,7 +29,7 @@ def test_a_pairing_of_releases_gets_the_verdict_mlflow_documents(
         assert verdict is None
         return
     assert verdict is not None and verdict[0] == kind and fragment in verdict[1], verdict
-    assert verdict[1].endswith(f"Fix: pin mlflow=={server} in trainer's image")
+    assert verdict[1].endswith(f"pin mlflow=={server} in trainer's image")
 
 
 def test_full_mlflow_is_read_before_mlflow_skinny() -> None:

@@ -1,9 +1,11 @@
 """mlflow-versions: each MLflow client's installed mlflow against the server's, read in the running containers.
 
 What MLflow says of mixing releases, and what each verdict rests on:
-- Across major releases it fails. MLflow 3 reads what 2.x wrote, "however, the reverse is not true" (the
-  MLflow 3 FAQ: models moved to models/<model_id>, a model version's source became models:/m-<id>); and a
-  3.x client "is meant to be used with 3.x server" (mlflow/mlflow#16215, a 3.1 client failing on a 2.x server).
+- A client of a newer major release than the server fails: a 3.x client "is meant to be used with 3.x server"
+  (mlflow/mlflow#16215, a 3.1 client failing on a 2.x server); the smoke model shows it live.
+- A client of an older major release is a warning: MLflow 3 reads what 2.x wrote, "however, the reverse is not
+  true" (the MLflow 3 FAQ: models moved to models/<model_id>, a model version's source became models:/m-<id>).
+  What the old client logs itself, it reads back (tests/stacks/public-shaped: a 2.x client on a 3.3 server).
 - Within one major release the same version is what MLflow recommends. A newer client "should work, but there
   is a chance that the server doesn't recognize the request parameters sent from the client, and ignore them"
   (mlflow/mlflow#14184); an older one is not documented as failing. Either is a warning.
@@ -82,10 +84,16 @@ def compare(client: str, installed: tuple[str, str], server: str, served: str) -
     if mine == theirs:
         return None
     if mine.major != theirs.major:
-        return (
-            "fail",
-            f"{has}, and {server} runs MLflow {served}: another major release. {_across(mine, theirs)}.\n  {fix}",
-        )
+        newer = mine.major > theirs.major
+        which = "a newer" if newer else "an older"
+        message = f"{has}, and {server} runs MLflow {served}: {which} major release. {_across(mine, theirs)}."
+        if newer:
+            return (
+                "fail",
+                f"{message}\n  Fix: move {server} to MLflow {used}, or pin {distribution}=={served} in "
+                f"{client}'s image",
+            )
+        return ("warn", f"{message} {fix}")
     if mine > theirs:
         why = "request parameters the server does not know are ignored (mlflow/mlflow#14184)"
         return ("warn", f"{has}, newer than {server}'s MLflow {served}: {why}. {fix}")
@@ -97,15 +105,15 @@ def _across(client: Version, server: Version) -> str:
     """Why two major releases do not mix, as MLflow says it."""
     if (client.major, server.major) == (2, 3):
         return (
-            "MLflow 3 keeps models as entities of their own (models/<model_id>, sources models:/m-<id>), and what it "
-            "writes MLflow 2 cannot read (the MLflow 3 FAQ)"
+            "It reads back what it logs itself, but MLflow 3 keeps models as entities of their own (models/<model_id>, "
+            "sources models:/m-<id>), and what MLflow 3 clients log MLflow 2 cannot read (the MLflow 3 FAQ)"
         )
     if (client.major, server.major) == (3, 2):
         return (
-            "an MLflow 3 client is meant for an MLflow 3 server (mlflow/mlflow#16215): it logs models through APIs "
+            "An MLflow 3 client is meant for an MLflow 3 server (mlflow/mlflow#16215): it logs models through APIs "
             "2.x lacks"
         )
-    return "MLflow keeps its client and server APIs compatible within a major release only"
+    return "MLflow promises its client and server work together within a major release only"
 
 
 CHECK = Check(NAME, live=live_cases)

@@ -101,7 +101,10 @@ def _live(stack: LiveStack, consumer: str) -> None:
     try:
         smoke = stack.smoke_model()
     except SmartmaintError as exc:
-        fail(f"The smoke model could not be trained and registered from {trainer}, so no consumer can load it:\n{exc}")
+        fail(
+            f"The smoke model could not be trained and registered from {trainer}, so no consumer can load it:"
+            f"{_registration_cause(str(exc))}\n{exc}"
+        )
     from ..live.facts import LoadLayer  # the live tier's types load only when a live item runs
 
     result = stack.model_load(consumer)
@@ -155,6 +158,16 @@ def _live(stack: LiveStack, consumer: str) -> None:
         f"{result.sklearn}. sklearn models are stored with skops (MLflow 3.15+): the consumer needs skops and "
         "a scikit-learn that reads the logged format."
     )
+
+
+def _registration_cause(error: str) -> str:
+    """The cause a failed registration names, on a line of its own; "" when it names none known."""
+    if "/api/2.0/mlflow/logged-models failed with error code 404" in error:
+        return (
+            "\nCause: the trainer's MLflow 3 logs models through the logged-models API, which the server's MLflow 2 "
+            "lacks (HTTP 404); mlflow-versions names both releases."
+        )
+    return ""
 
 
 def _logged_sklearn(result: ModelLoad) -> str | None:
