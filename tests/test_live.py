@@ -44,6 +44,9 @@ def test_reference_stack_passes_every_check(reference_run: ReferenceRun) -> None
     assert known and all(static.get(name) == "skipped" for name in skipped - known), live
     assert live["model-load[api]"] == live["model-load[notebook_runner]"] == "passed"
     assert live["sqlite-backend[mlflow-restart-recreate]"] == "passed"
+    burst = next(r for r in records if r["subject"] == "mlflow-write-burst")["facts"]  # one worker, no job runner
+    assert burst["errors"] == 0 and burst["requests"] == 481 and burst["writes_per_s"] > 0, burst
+    assert (burst["workers"], burst["job_execution"]) == ("1", "false")
     stale = next(r for r in records if r["check"] == "stale-image")
     assert stale["message"].startswith("the plugin built this stack from the current files for this run")
     engine = next(r for r in records if r["check"] == "engine-resources")["facts"]

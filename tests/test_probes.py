@@ -32,6 +32,7 @@ from pytest_smartmaint.live.facts import (
     Reach,
     ServerFacts,
     ServiceFacts,
+    WriteBurst,
     parse_listeners,
 )
 
@@ -235,3 +236,48 @@ def test_listeners_are_read_from_proc_net_tcp_without_dockers_dns() -> None:
         ("0.0.0.0", 6379, False),
         ("::1", 8080, True),
     ]
+
+
+class LockedMlflow(BaseHTTPRequestHandler):
+    """A tracking server whose SQLite is locked for every third log-batch: the answer MLflow gives then (HTTP
+    500, "database is locked"). No real server reaches it on demand (MLflow waits 20 s for the lock), so the
+    probe's counting is proven here; the live tier runs it on real servers (tests/test_live_sqlite_burst.py)."""
+
+    batches = 0
+    lock = threading.Lock()
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if self.path.endswith("experiments/create"):
+            answer: tuple[int, object] = (200, {"experiment_id": "1"})
+        elif self.path.endswith("runs/create"):
+            answer = (200, {"run": {"info": {"run_id": body["run_name"]}}})
+        elif self.path.endswith("runs/log-batch"):
+            with LockedMlflow.lock:
+                LockedMlflow.batches += 1
+                locked = LockedMlflow.batches % 3 == 0
+            answer = (500, {"error_code": "INTERNAL_ERROR", "message": "(sqlite3.OperationalError) database is locked"})
+            answer = answer if locked else (200, {})
+        else:
+            answer = (200, {})
+        self.send_response(answer[0])
+        self.end_headers()
+        self.wfile.write(json.dumps(answer[1]).encode())
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_write_burst_counts_every_refused_write_by_kind() -> None:
+    httpd = HTTPServer(("127.0.0.1", 0), LockedMlflow)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        uri = f"http://127.0.0.1:{httpd.server_address[1]}"
+        raw = probe("write_burst", {"writers": 3, "runs": 4, "experiment": "e"}, MLFLOW_TRACKING_URI=uri)
+    finally:
+        httpd.shutdown()
+    burst = WriteBurst.parse(raw)
+    assert (burst.writers, burst.runs, burst.requests) == (3, 4, 1 + 3 * 4 * 3)
+    assert burst.locked == 4 and burst.failed == 4 and burst.ok == burst.requests - 4  # every third of 12 batches
+    assert burst.samples["database is locked"].startswith("POST runs/log-batch: ")
+    assert burst.writes_per_s > 0

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import posixpath
+import warnings
 from typing import TYPE_CHECKING
 
 import pytest
 
-from ..errors import SmartmaintError
+from ..errors import SmartmaintError, SmartmaintWarning
+from ..static.mlflow_server import DEFAULT_WORKERS
 from ..static.stack_model import StackModel
 from .backend_process import stale_server
-from .base import Case, Check, LiveCase, StaticCase, fail, not_applicable
+from .base import Case, Check, LiveCase, StaticCase, fail, not_applicable, record_facts
 from .messages import command, fix_in, no_server, volumes
 
 if TYPE_CHECKING:
@@ -139,6 +141,37 @@ def _check(model: StackModel) -> None:
             f'"attempt to write a readonly database".\nFix, in service {server.service}: drop :ro from '
             f"{mount.label}:{mount.target}"
         )
+    for concern in concurrency_concerns(model):
+        warnings.warn(SmartmaintWarning(concern), stacklevel=2)
+
+
+BURST_WRITERS, BURST_RUNS = 8, 20  # 480 writes: a few seconds on one worker, and enough to meet a lock
+
+
+def concurrency_concerns(model: StackModel) -> list[str]:
+    """What MLflow's docs and issues say of the server's settings on one SQLite file (warnings, not failures:
+    the write burst of the live tier measures what they do)."""
+    server = model.server
+    assert server is not None
+    concerns = []
+    workers = server.worker_count
+    if workers is not None and workers > 1:
+        concerns.append(
+            f"{server.service} runs {workers} worker processes ({server.workers.source}) on one SQLite file: SQLite "
+            "takes one writer at a time, MLflow waits up to 20 s for the lock (PRAGMA busy_timeout), and a write that "
+            'waits longer fails with "database is locked" (mlflow/mlflow#6490). The live item '
+            f"sqlite-backend[live-{server.service}-write-burst] measures it. Keep --workers 1 on SQLite, or move "
+            "the registry to PostgreSQL or MySQL"
+        )
+    if server.job_execution.value == "true":
+        concerns.append(
+            f"{server.service} runs MLflow's job runner ({server.job_execution.source}): Huey consumers beside the "
+            'server, with their queue in a SQLite file of their own, whose threads race on it ("database is '
+            'locked" in huey/storage.py even with one worker, mlflow/mlflow#22597). The stack uses no MLflow '
+            "jobs unless it runs scorers or other server-side jobs: MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false "
+            "turns it off"
+        )
+    return concerns
 
 
 EXPECTED_TABLES = ("experiments", "registered_models", "model_versions", "alembic_version")
@@ -160,8 +193,13 @@ def live_cases(model: StackModel) -> list[LiveCase]:
         ]
     services = (server.service, *(model.roles.trainer and [model.roles.trainer] or []))
     survives = Case(NAME, "live", f"{server.service}-restart-recreate", _live_survives, services)
-    # a file store (MLflow's default before 3.7) has no tables to read: whether it persists is the proof
-    return [Case(NAME, "live", server.service, _live_process_and_file, services), survives] if sqlite else [survives]
+    if not sqlite:  # a file store (MLflow's default before 3.7) has no tables to read: whether it persists is the proof
+        return [survives]
+    return [
+        Case(NAME, "live", server.service, _live_process_and_file, services),
+        Case(NAME, "live", f"{server.service}-write-burst", _live_write_burst, services),
+        survives,
+    ]
 
 
 def _live_process_and_file(stack: LiveStack) -> None:
@@ -181,6 +219,49 @@ def _live_process_and_file(stack: LiveStack) -> None:
             f"({facts.db_error or 'tables: ' + ', '.join(facts.tables)}): it is not the server's "
             "database, or its migrations did not run."
         )
+
+
+def _live_write_burst(stack: LiveStack) -> None:
+    """Concurrent writes from the trainer, as several training jobs make them: "database is locked" fails."""
+    server = stack.model.server
+    assert server is not None
+    if not stack.owned:
+        pytest.skip(
+            f"a burst of {BURST_WRITERS * BURST_RUNS} runs is never written to a registry the plugin did not start "
+            f"(--smartmaint-project {stack.project})"
+        )
+    try:
+        client = stack.trainer()
+    except SmartmaintError as exc:
+        pytest.skip(f"no service to write from: {exc}")
+    burst = stack.write_burst(client, BURST_WRITERS, BURST_RUNS)
+    settings = {"workers": server.workers.value or DEFAULT_WORKERS, "job_execution": server.job_execution.value}
+    record_facts(
+        writers=burst.writers,
+        runs=burst.writers * burst.runs,
+        requests=burst.requests,
+        errors=burst.failed,
+        errors_by_kind=dict(burst.errors),
+        seconds=burst.seconds,
+        writes_per_s=burst.writes_per_s,
+        **settings,
+    )
+    if not burst.failed:
+        return
+    kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(burst.errors.items(), key=lambda e: -e[1]))
+    shown = "\n".join(f"    {sample}" for sample in burst.samples.values())
+    cause = (
+        f"\nSQLite takes one writer at a time: {server.service} runs {server.worker_count or '?'} worker processes "
+        f"({server.workers.source}) on {server.sqlite_path}, and MLflow's 20 s busy_timeout did not cover the wait.\n"
+        f"Fix: --workers 1 in {server.service}'s command, or the registry on PostgreSQL or MySQL "
+        "(database-backend checks it)"
+        if burst.locked
+        else ""
+    )
+    fail(
+        f"{burst.failed} of {burst.requests} writes failed ({kinds}) when {burst.writers} writers on {client} "
+        f"created {burst.writers * burst.runs} runs at once ({burst.writes_per_s} writes/s):\n{shown}{cause}"
+    )
 
 
 def _live_survives(stack: LiveStack) -> None:
@@ -223,6 +304,40 @@ def _live_survives(stack: LiveStack) -> None:
                     volumes("./mlflow_db:/mlflow_db"),
                 )
             )
+
+    _artifacts_survive(stack, smoke.version)
+
+
+def _artifacts_survive(stack: LiveStack, version: str) -> None:
+    """After the recreate the model's artifacts load too, not only its registry row: a server that serves the
+    artifacts (--serve-artifacts) keeps them where it writes them, which may be its own writable layer."""
+    from ..live.facts import LoadLayer  # the live tier's types load only when a live item runs
+
+    server = stack.model.server
+    assert server is not None
+    loader = stack.trainer()
+    load = stack.reload_smoke_model(loader)
+    if load.layer is LoadLayer.OK:
+        record_facts(loaded_after_recreate=loader)
+        return
+    destination = server.proxied_destination_path
+    where = (
+        f"{server.service} serves the artifacts and keeps them in {destination} ({server.artifacts_destination.source})"
+        if destination
+        else f"the artifact root is {server.artifact_root}"
+    )
+    mount = stack.model.service(server.service).mount_covering(destination) if destination else None
+    fix = (
+        "\n" + fix_in(server.service, volumes(f"mlflow_artifacts:{destination}"))
+        if destination and (mount is None or mount.kind == "tmpfs")
+        else ""
+    )
+    fail(
+        f"The registry kept {stack.smoke_name} version {version} through a forced recreate of {server.service}, but "
+        f"{loader} can no longer load it: {(load.detail.strip().splitlines() or ['?'])[0][:300]}\n{where}"
+        + (", on no mount: the artifacts went with the container." if fix else ".")
+        + fix
+    )
 
 
 CHECK = Check(NAME, static=static_cases, live=live_cases, destructive=True, explains_startup=True)

@@ -31,7 +31,10 @@ def static_cases(model: StackModel) -> list[StaticCase]:
     root = server.local_artifact_path
     if root and server_service.mount_covering(root) is None:
         cases.append(Case(NAME, "static", root, _root_not_mounted, (server.service,)))
-    if root is None:
+    destination = server.proxied_destination_path
+    if destination is not None and _unmounted(model, server.service, destination):
+        cases.append(Case(NAME, "static", destination, _destination_not_mounted, (server.service,)))
+    elif root is None:
         reason = (
             f"the artifact root is {server.artifact_mode} ({server.artifact_root}, "
             f"{server.default_artifact_root.source}):"
@@ -128,6 +131,28 @@ def _root_not_mounted(model: StackModel) -> None:
         f"mount of {server.service}.\nArtifacts live in the container's writable layer: they vanish when "
         f"{server.service} is recreated, and no client can read them.\n"
         + fix_in(server.service, volumes(f"./mlflow_data:{server.local_artifact_path}"), how="and every MLflow client")
+    )
+
+
+def _unmounted(model: StackModel, service: str, path: str) -> bool:
+    mount = model.service(service).mount_covering(path)
+    return mount is None or mount.kind == "tmpfs"
+
+
+def _destination_not_mounted(model: StackModel) -> None:
+    """The artifacts a server serves (--serve-artifacts) lie where it writes them: on a mount, or nowhere lasting."""
+    server = model.server
+    assert server is not None
+    path = server.proxied_destination_path
+    assert path is not None
+    mount = model.service(server.service).mount_covering(path)
+    where = f"on a tmpfs at {mount.target} (wiped at every stop)" if mount else "on no mount"
+    fail(
+        f"{server.service} serves the artifacts (--serve-artifacts, artifact root {server.artifact_root}) and keeps "
+        f"them in {path} ({server.artifacts_destination.source}), {where}.\n"
+        f"Every logged model lives in {server.service}'s writable layer: after a recreate the registry still lists "
+        'its versions, and loading one fails (MLflow: Could not find an "MLmodel" configuration file).\n'
+        + fix_in(server.service, volumes(f"mlflow_artifacts:{path}"), how="a named volume (declared under `volumes:`)")
     )
 
 

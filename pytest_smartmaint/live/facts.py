@@ -143,6 +143,45 @@ class MigrationHistory:
 
 
 @dataclass(frozen=True)
+class WriteBurst:
+    """Concurrent writes to the tracking server: how many, how fast, and every error by kind."""
+
+    writers: int
+    runs: int  # per writer; each run is three writes (create, log-batch, update)
+    requests: int
+    ok: int
+    seconds: float
+    errors: Mapping[str, int]  # "database is locked", "HTTP 500", "TimeoutError"... -> count
+    samples: Mapping[str, str]  # one answer per kind of error
+
+    @property
+    def failed(self) -> int:
+        return sum(self.errors.values())
+
+    @property
+    def locked(self) -> int:
+        return self.errors.get("database is locked", 0)
+
+    @property
+    def writes_per_s(self) -> float:
+        return round(self.ok / self.seconds, 1) if self.seconds else 0.0
+
+    @classmethod
+    def parse(cls, raw: Json) -> WriteBurst:
+        errors = cast(Mapping[str, object], raw.get("errors") or {})
+        samples = cast(Mapping[str, object], raw.get("samples") or {})
+        return cls(
+            int(cast(int, raw["writers"])),
+            int(cast(int, raw["runs"])),
+            int(cast(int, raw["requests"])),
+            int(cast(int, raw["ok"])),
+            float(cast(float, raw["seconds"])),
+            {str(k): int(cast(int, v)) for k, v in errors.items()},
+            {str(k): str(v) for k, v in samples.items()},
+        )
+
+
+@dataclass(frozen=True)
 class SmokeModel:
     """The model the trainer registered: its version, where its artifacts are, and what it predicted."""
 

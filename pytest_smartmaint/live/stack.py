@@ -35,6 +35,7 @@ from .facts import (
     ServiceFacts,
     SmokeModel,
     TestTooling,
+    WriteBurst,
     parse_listeners,
     registry_loads,
 )
@@ -51,6 +52,7 @@ from .probes import (
     SCHEMA_HISTORY,
     SERVER_FACTS,
     TEST_TOOLING,
+    WRITE_BURST,
 )
 
 if TYPE_CHECKING:
@@ -183,6 +185,11 @@ class LiveStack:
         loads = self.once("loads", lambda: self.concurrently(self.model.roles.consumers, LOAD_MODEL, arg))
         return ModelLoad.parse(loads[consumer].json())
 
+    def reload_smoke_model(self, consumer: str) -> ModelLoad:
+        """The smoke model loaded again in ``consumer``, now (not remembered): after a restart or a recreate."""
+        arg = {"name": self.smoke_name, **self.smoke_model().as_arg()}
+        return ModelLoad.parse(self.runner.python(consumer, LOAD_MODEL, arg).json())
+
     def audio_roundtrip(self, service: str) -> AudioRoundTrip:
         """The audio stack's imports and a WAV round trip in ``service`` (every audio service at once, once)."""
         services = [s for s in self.model.roles.audio_candidates if self.is_audio_service(s)]
@@ -259,6 +266,11 @@ class LiveStack:
         return self.once(
             f"migrations:{service}", lambda: MigrationHistory.parse(self.runner.python(service, SCHEMA_HISTORY).json())
         )
+
+    def write_burst(self, client: str, writers: int, runs: int) -> WriteBurst:
+        """``writers`` concurrent writers, ``runs`` runs each, from ``client`` to the server (not remembered)."""
+        arg = {"writers": writers, "runs": runs, "experiment": f"smartmaint-burst-{self.project}"}
+        return WriteBurst.parse(self.runner.python(client, WRITE_BURST, arg, timeout=300).json())
 
     def registry_lookup(self, version: str) -> HttpAnswer:
         """Does the registry hold the smoke model's ``version``? Asked over plain HTTP from an MLflow client."""

@@ -47,7 +47,11 @@ FLAG_ENV = {
     "--allowed-hosts": "MLFLOW_SERVER_ALLOWED_HOSTS",
     "--port": "MLFLOW_PORT",
     "--host": "MLFLOW_HOST",
+    "--workers": "MLFLOW_WORKERS",
 }
+DEFAULT_WORKERS = "4"  # mlflow server: `workers or 4` (uvicorn and gunicorn alike)
+JOB_EXECUTION_SINCE = Version("3.5")  # MLFLOW_SERVER_ENABLE_JOB_EXECUTION: off by default in 3.5-3.8
+JOB_EXECUTION_DEFAULT_ON_SINCE = Version("3.9")  # on by default from 3.9 (read from each release's wheel)
 SHELL_SEPARATORS = {"&&", "||", ";", "|", "&"}
 _BARE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PARAMETER = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(:?[-=?+])?(.*)", re.DOTALL)
@@ -76,6 +80,14 @@ class ServerSettings:
     mlflow_version: Version | None  # pinned with ==, or the tag of a prebuilt MLflow image
     mlflow_spec: str | None = None  # the declared specifier; "": unpinned; None: the files do not say
     security_middleware_off: str | None = None  # where the host check is turned off, if it is
+    workers: Setting = Setting(DEFAULT_WORKERS, "MLflow default")
+    # "true"/"false" where the files or the release decide; value None: the release has no job runner, or is unknown
+    job_execution: Setting = Setting(None, "MLflow default")
+
+    @property
+    def worker_count(self) -> int | None:
+        value = self.workers.value or DEFAULT_WORKERS
+        return int(value) if value.isdigit() else None
 
     @property
     def artifact_root(self) -> str:
@@ -99,6 +111,22 @@ class ServerSettings:
             return None
         root = self.artifact_root
         path = urlparse(root).path if root.startswith("file:") else root
+        if not path.startswith("/") and self.workdir is None:
+            return None
+        return posixpath.normpath(posixpath.join(self.workdir or "/", path))
+
+    @property
+    def proxied_destination_path(self) -> str | None:
+        """Where this server keeps the artifacts it serves (--serve-artifacts, --artifacts-destination), as a
+        container path; None when it serves none, or keeps them elsewhere (s3://...), or the path is relative to a
+        working directory the files do not show."""
+        if not self.serve_artifacts or not self.artifact_root.startswith("mlflow-artifacts:"):
+            return None
+        destination = self.artifacts_destination.value or "./mlartifacts"
+        scheme = urlparse(destination).scheme
+        if scheme not in ("", "file"):
+            return None
+        path = urlparse(destination).path if destination.startswith("file:") else destination
         if not path.startswith("/") and self.workdir is None:
             return None
         return posixpath.normpath(posixpath.join(self.workdir or "/", path))
@@ -370,7 +398,26 @@ def resolve(
         mlflow_version=version,
         mlflow_spec=spec,
         security_middleware_off=middleware_off,
+        workers=setting("--workers", DEFAULT_WORKERS),
+        job_execution=_job_execution(compose_env, image_env, version, spec),
     )
+
+
+def _job_execution(
+    compose_env: Mapping[str, str | None], image_env: Mapping[str, str], version: Version | None, spec: str | None
+) -> Setting:
+    """Whether the server starts MLflow's job runner (Huey consumers): the variable, else the release's default."""
+    variable = "MLFLOW_SERVER_ENABLE_JOB_EXECUTION"
+    for env, where in ((compose_env, "compose environment"), (image_env, "Dockerfile ENV")):
+        value = env.get(variable)
+        if value:
+            on = value.strip().lower() in ("true", "1", "yes")
+            return Setting("true" if on else "false", f"{variable} in {where}")
+    running = newest_allowed(version, spec)
+    if running is None or running < JOB_EXECUTION_SINCE:
+        return Setting(None, "MLflow default")  # unknown, or no job runner in that release
+    release = f"MLflow {version}" if version is not None else "the newest MLflow the pins admit"
+    return Setting("true" if running >= JOB_EXECUTION_DEFAULT_ON_SINCE else "false", f"the default of {release}")
 
 
 def image_tag_version(image: str | None) -> Version | None:

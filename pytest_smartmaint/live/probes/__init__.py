@@ -27,3 +27,4 @@ LOAD_REGISTRY = source("load_registry")
 CONNECT = source("connect")
 TEST_TOOLING = source("test_tooling")
 SCHEMA_HISTORY = source("schema_history")  # the installed MLflow's migrations, for backend-schema
+WRITE_BURST = source("write_burst")  # concurrent REST writes, every error counted (sqlite-backend)
