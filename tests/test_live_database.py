@@ -63,3 +63,19 @@ def test_a_server_image_without_the_driver_is_the_cause_of_the_failed_bring_up(t
     assert "psycopg is the database driver SQLAlchemy loads for mlflow's backend store URI" in first
     assert "Fix: add psycopg[binary] to mlflow's image" in first
     assert "Traceback" not in result.stdout
+
+
+def test_a_password_the_database_does_not_have_is_the_cause_of_the_failed_bring_up(tmp_path: Path) -> None:
+    """The server keeps retrying (it never exits): the cause is read from the log of a container still running."""
+    result, items = suite(tmp_path, "postgres-wrong-password.yml", "-k", "database-backend")
+    assert result.returncode == 1, result.stdout[-4000:]
+    assert items["database-backend[static-mlflow]"][0]["outcome"] == "passed"  # its image is not the official one
+    first = items["database-backend[live-mlflow]"][0]
+    assert first["outcome"] == "error"
+    assert (
+        "Cause: mlflow cannot open its backend store: the database refuses the password of user postgres in the "
+        "backend store URI."
+    ) in first["message"]
+    assert "make the two agree (or change it with SQL)" in first["message"]
+    assert "Cause: mlflow cannot open its backend store" in result.stdout  # in the terminal, as in the report
+    assert "not-the-password" not in result.stdout and "the-password" not in first["message"]

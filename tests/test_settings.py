@@ -12,7 +12,7 @@ import pytest
 from packaging.version import Version
 
 from pytest_smartmaint.settings import Settings
-from pytest_smartmaint.static.mlflow_server import expand, resolve, server_command
+from pytest_smartmaint.static.mlflow_server import Setting, expand, resolve, server_command
 
 
 @dataclass
@@ -256,3 +256,16 @@ def test_a_script_the_files_do_not_show_is_named() -> None:
 def test_a_program_path_that_is_no_script_is_not_named_as_unreadable() -> None:
     run = server_command(["/opt/venv/bin/python3", "/app/api.py"], {}, lambda p: None)
     assert run.words is None and run.unreadable is None
+
+
+def test_a_password_in_a_setting_is_never_shown() -> None:
+    uri = "postgresql+psycopg://mlflow:s3cr%40t@db:5432/mlflow"
+    settings = resolve(
+        "mlflow", ["mlflow", "server", f"--backend-store-uri={uri}"], "compose command", {}, {}, "/", None
+    )
+    assert settings.backend_store_uri.value == uri  # kept for the checks, masked wherever it is shown
+    assert (
+        str(settings.backend_store_uri)
+        == "postgresql+psycopg://mlflow:***@db:5432/mlflow (--backend-store-uri in compose command)"
+    )
+    assert Setting("mysql://root@db/mlflow", "x").shown == "mysql://root@db/mlflow"  # no password: unchanged

@@ -35,7 +35,7 @@ def stale_server(stack: LiveStack) -> ServerFacts:
     )
     if running.backend_store_uri.value != server.backend_store_uri.value:
         fail(
-            f"{server.service} runs with --backend-store-uri {running.backend_store_uri.value} "
+            f"{server.service} runs with --backend-store-uri {running.backend_store_uri.shown} "
             f"({running.backend_store_uri.source}), but the compose project says {server.backend_store_uri}.\n"
             f"The container or its image is stale: it was created before the change.\n"
             f"Fix: docker compose up -d --build --force-recreate {server.service}"

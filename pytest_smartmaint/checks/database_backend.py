@@ -237,7 +237,7 @@ def live_cases(model: StackModel) -> list[LiveCase]:
             not_applicable(
                 NAME,
                 "live",
-                f"the backend store is {server.backend_store_uri.value}, not a database server",
+                f"the backend store is {server.backend_store_uri.shown}, not a database server",
                 subject=server.service,
             )
         ]

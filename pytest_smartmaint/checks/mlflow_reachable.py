@@ -156,7 +156,7 @@ def _live(stack: LiveStack, client: str) -> None:
     fail(
         f"{server.service} answered {client} with HTTP {status}: {probe}\n  {api.body[:300]}\n"
         f"/health answers {health}; a 5xx on API calls usually means the backend store is unusable "
-        f"({server.backend_store_uri.value}): see the server's log below."
+        f"({server.backend_store_uri.shown}): see the server's log below."
     )
 
 

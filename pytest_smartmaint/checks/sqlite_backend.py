@@ -187,7 +187,7 @@ def live_cases(model: StackModel) -> list[LiveCase]:
             not_applicable(
                 NAME,
                 "live",
-                f"the backend store is {server.backend_store_uri.value}, not SQLite nor a file store",
+                f"the backend store is {server.backend_store_uri.shown}, not SQLite nor a file store",
                 subject=server.service,
             )
         ]

@@ -34,7 +34,7 @@ from .engine_disk import read_engine_disk
 from .isolation import isolate
 from .stack import LiveStack
 from .startup_diagnosis import diagnose
-from .stopped import container_states, find_stopped
+from .stopped import container_states, find_stopped, log_and_cause
 
 
 @contextmanager
@@ -238,8 +238,13 @@ def explain_up_failure(runner: ComposeRunner, output: str, model: StackModel) ->
         for container in dict.fromkeys(unhealthy):
             parts.append(_container_state(container))
         causes = diagnose(runner, model)
-        stopped = find_stopped(runner, model, tuple(model.project.services), container_states(runner))
-        cause = "".join(f"\nCause: {c}" for c in [*causes.causes, *(s.cause for s in stopped if s.cause)])
+        states = container_states(runner)
+        stopped = find_stopped(runner, model, tuple(model.project.services), states)
+        # a container that still runs but never got healthy (a server retrying a refused database) names its cause too
+        running = [s.service for s in states.values() if s.name in unhealthy and not s.stopped]
+        retrying = [cause for service in running if (cause := log_and_cause(runner, model, service)[1])]
+        found = [*causes.causes, *(s.cause for s in stopped if s.cause), *retrying]
+        cause = "".join(f"\nCause: {c}" for c in dict.fromkeys(found))
         also = "".join(f"\n  - {finding}" for finding in causes.file_findings)
         return (
             f"the stack did not become healthy (project {runner.project}, `docker compose up --wait`).{cause}\n"

@@ -191,18 +191,23 @@ def find_stopped(
     runner: ComposeRunner, model: StackModel, services: tuple[str, ...], states: dict[str, ContainerState]
 ) -> list[StoppedService]:
     """Which of ``services`` is stopped in ``states``, each with its log and its cause."""
-    trainer = model.roles.trainer
     found = []
     for service in services:
         state = states.get(service)
         if state is None or not state.stopped:
             continue
-        logs = _without_prefix(runner.logs([service], lines=LOG_LINES))
-        trainer_logs = (
-            _without_prefix(runner.logs([trainer], lines=LOG_LINES)) if trainer and trainer != service else ""
-        )
-        cause = diagnose_refusal(runner, model, service, logs) or interpret(
-            service, logs, trainer if trainer != service else None, trainer_logs
-        )
+        logs, cause = log_and_cause(runner, model, service)
         found.append(StoppedService(service, state.name, state.state, state.exit_code, logs, cause))
     return found
+
+
+def log_and_cause(runner: ComposeRunner, model: StackModel, service: str) -> tuple[str, str | None]:
+    """The service's last log lines, and the cause they name (also of a service that still runs, retrying:
+    MLflow retries a refused database connection with backoff, and the healthcheck gives up first)."""
+    trainer = model.roles.trainer
+    logs = _without_prefix(runner.logs([service], lines=LOG_LINES))
+    trainer_logs = _without_prefix(runner.logs([trainer], lines=LOG_LINES)) if trainer and trainer != service else ""
+    cause = diagnose_refusal(runner, model, service, logs) or interpret(
+        service, logs, trainer if trainer != service else None, trainer_logs
+    )
+    return logs, cause

@@ -57,13 +57,21 @@ _BARE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PARAMETER = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(:?[-=?+])?(.*)", re.DOTALL)
 
 
+_CREDENTIALS = re.compile(r"(\b[A-Za-z][\w+.-]*://[^:/@\s]*):[^@/\s]+@")
+
+
 @dataclass(frozen=True)
 class Setting:
     value: str | None
     source: str  # where the value came from, in the user's terms
 
+    @property
+    def shown(self) -> str | None:
+        """The value as a message or the terminal may show it: a password in a URI masked."""
+        return _CREDENTIALS.sub(r"\1:***@", self.value) if self.value else self.value
+
     def __str__(self) -> str:
-        return f"{self.value} ({self.source})"
+        return f"{self.shown} ({self.source})"
 
 
 @dataclass(frozen=True)
