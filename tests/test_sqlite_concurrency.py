@@ -70,3 +70,25 @@ def test_one_worker_and_no_job_runner_raise_no_concern(project_dir: Path) -> Non
         "    environment:\n      MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false'\n"
     )
     assert concurrency_concerns(load(project_dir, override)) == []
+
+
+def second_server(volume: str) -> str:
+    return (
+        "services:\n  mlflow-ui:\n    build: ./server\n    user: '1000:1000'\n    command: >-\n"
+        "      mlflow server --host 0.0.0.0 --port 5001 --workers 1 --backend-store-uri sqlite:////db/mlflow.db\n"
+        f"      --default-artifact-root /mlruns\n    volumes:\n      - {volume}:/db\n      - ./mlflow_data:/mlruns\n"
+    )
+
+
+def test_two_servers_on_one_sqlite_file_fail(project_dir: Path) -> None:
+    """The same file under another mount point is still the same file: the mount's source decides."""
+    message = verdict(load(project_dir, second_server("./mlflow_db")), "sqlite-backend", "mlflow")
+    assert message.startswith(
+        "mlflow and mlflow-ui both run `mlflow server` on one SQLite file (./mlflow_db, /mlflow_db/mlflow.db in "
+        "mlflow, /db/mlflow.db in mlflow-ui)."
+    ), message
+    assert '"database is locked"' in message and "Fix: one server per SQLite file" in message
+
+
+def test_a_second_server_on_a_file_of_its_own_passes(project_dir: Path) -> None:
+    assert verdict(load(project_dir, second_server("./other_db")), "sqlite-backend", "mlflow") == "passed"

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from ..errors import SmartmaintError, SmartmaintWarning
+from ..static.compose import Mount
 from ..static.mlflow_server import DEFAULT_WORKERS
-from ..static.stack_model import StackModel
+from ..static.stack_model import StackModel, server_settings
 from .backend_process import stale_server
 from .base import Case, Check, LiveCase, StaticCase, fail, not_applicable, record_facts
 from .messages import command, fix_in, no_server, volumes
@@ -86,6 +87,8 @@ def _check(model: StackModel) -> None:
             "    deploy:\n      replicas: 1"
         )
     mount = service.mount_covering(path)
+    if mount is not None and mount.kind in ("bind", "volume"):
+        _one_server_per_file(model, path, mount)
     if mount is None:
         default_note = (
             f"\nWith no --backend-store-uri, MLflow 3.7+ uses sqlite:///mlflow.db, relative to the working directory "
@@ -143,6 +146,27 @@ def _check(model: StackModel) -> None:
         )
     for concern in concurrency_concerns(model):
         warnings.warn(SmartmaintWarning(concern), stacklevel=2)
+
+
+def _one_server_per_file(model: StackModel, path: str, mount: Mount) -> None:
+    """Another `mlflow server` of the stack on the same SQLite file (the same mount source, the same file on it)."""
+    server = model.server
+    assert server is not None
+    relative = posixpath.relpath(path, mount.target)
+    for name in model.roles.other_servers:
+        other = server_settings(model.service(name), model.images.get(name))
+        other_path = other.sqlite_path
+        theirs = model.service(name).mount_covering(other_path) if other_path else None
+        if "--artifacts-only" in other.argv or theirs is None or theirs.source != mount.source:
+            continue
+        if posixpath.relpath(str(other_path), theirs.target) == relative:
+            fail(
+                f"{server.service} and {name} both run `mlflow server` on one SQLite file ({mount.label}, {path} in "
+                f"{server.service}, {other_path} in {name}).\nSQLite takes one writer at a time: the two race to "
+                'create MLflow\'s schema at the first start, and concurrent writes fail with "database is locked".\n'
+                f"Fix: one server per SQLite file (point {name}'s clients at {server.service}), or both on "
+                "PostgreSQL or MySQL"
+            )
 
 
 BURST_WRITERS, BURST_RUNS = 8, 20  # 480 writes: a few seconds on one worker, and enough to meet a lock
