@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import functools
 import os
-import tomllib
 from pathlib import Path
-from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from ..errors import SmartmaintError
+from ..static.pyproject import read_pyproject, read_toml
 from ..static.stack_model import StackModel
 from .audio_deps import PYTHON_PACKAGES as AUDIO_PACKAGES
 from .base import Case, Check, StaticCase, fail, not_applicable
@@ -44,39 +42,13 @@ def _label(model: StackModel, directory: Path) -> str:
     )
 
 
-def _toml(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise SmartmaintError(f"{path} is not valid TOML: {exc}") from exc
-
-
-def declared_constraints(pyproject: dict[str, Any]) -> dict[str, str]:
-    """canonical name -> constraint text, from [project] and [tool.poetry] (all groups)."""
-    from packaging.requirements import Requirement
-
-    declared: dict[str, str] = {}
-    for line in pyproject.get("project", {}).get("dependencies", []):
-        requirement = Requirement(line)
-        declared[canonicalize_name(requirement.name)] = str(requirement.specifier) or "*"
-    poetry = pyproject.get("tool", {}).get("poetry", {})
-    groups = [poetry.get("dependencies", {})] + [g.get("dependencies", {}) for g in poetry.get("group", {}).values()]
-    for group in groups:
-        for name, spec in group.items():
-            if name.lower() == "python":
-                continue
-            version = spec.get("version", "*") if isinstance(spec, dict) else str(spec)
-            declared.setdefault(canonicalize_name(name), version)
-    return declared
-
-
 def _check(model: StackModel, directory: Path) -> None:
     from poetry.core.constraints.version import Version, parse_constraint
 
-    pyproject = _toml(directory / "pyproject.toml")
-    lock = _toml(directory / "poetry.lock")
+    pyproject = read_pyproject(directory / "pyproject.toml")
+    lock = read_toml(directory / "poetry.lock")
     locked: dict[str, str] = {canonicalize_name(p["name"]): str(p["version"]) for p in lock.get("package", [])}
-    declared = declared_constraints(pyproject)
+    declared = pyproject.constraints()
     missing = sorted(n for n in declared if n not in locked)
     outside = []
     for name, constraint in sorted(declared.items()):

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import functools
 import re
-import shlex
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +19,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from ..static.image_facts import ImageFacts
+from ..static.install_steps import InstallStep, install_steps
+from ..static.pyproject import read_pyproject
 from ..static.stack_model import StackModel
 from .base import Case, Check, LiveCase, StaticCase, fail, not_applicable, record_facts
 
@@ -75,52 +75,17 @@ def declarations(context: Path) -> list[Declaration]:
         )
     pyproject = context / "pyproject.toml"
     if pyproject.is_file():
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-        for extra, lines in (data.get("project", {}).get("optional-dependencies") or {}).items():
-            found.append(_declaration(pyproject, "extra", str(extra), _names(list(lines))))
-        for group, lines in (data.get("dependency-groups") or {}).items():
+        project = read_pyproject(pyproject)
+        for extra, requirements in project.extras.items():
             found.append(
-                _declaration(
-                    pyproject, "dependency-group", str(group), _names([line for line in lines if isinstance(line, str)])
-                )
+                _declaration(pyproject, "extra", extra, [str(canonicalize_name(r.name)) for r in requirements])
             )
-        poetry = data.get("tool", {}).get("poetry", {})
-        groups = {str(g): spec.get("dependencies", {}) for g, spec in (poetry.get("group") or {}).items()}
-        if poetry.get("dev-dependencies"):
-            groups.setdefault("dev", poetry["dev-dependencies"])
-        groups["main"] = poetry.get("dependencies", {})
-        for group, deps in groups.items():
-            found.append(_declaration(pyproject, "poetry-group", group, [canonicalize_name(n) for n in deps]))
+        for group, requirements in project.dependency_groups.items():
+            names = [str(canonicalize_name(r.name)) for r in requirements]
+            found.append(_declaration(pyproject, "dependency-group", group, names))
+        for group, poetry in project.poetry_groups.items():
+            found.append(_declaration(pyproject, "poetry-group", group, list(poetry.dependencies)))
     return [d for d in found if d is not None]
-
-
-def _commands(run: str) -> list[list[str]]:
-    """The simple commands of a RUN line, as words."""
-    try:
-        words = shlex.split(run.replace("\\\n", " "), posix=True)
-    except ValueError:
-        return []
-    commands: list[list[str]] = []
-    current: list[str] = []
-    for word in words:
-        if word in ("&&", "||", ";", "|"):
-            commands.append(current)
-            current = []
-        elif word.endswith(";"):  # `a; b`: the separator sticks to the word before it
-            current.append(word[:-1])
-            commands.append(current)
-            current = []
-        else:
-            current.append(word)
-    return [c for c in commands + [current] if c]
-
-
-def _is_pip(words: list[str]) -> bool:
-    """`pip`, `pip3.12`, `/opt/venv/bin/pip`, `python3 -m pip` (not pipx, not pipenv)."""
-    tool = Path(words[0]).name
-    return bool(
-        re.fullmatch(r"pip[\d.]*", tool) or (re.fullmatch(r"python[\d.]*", tool) and words[1:3] == ["-m", "pip"])
-    )
 
 
 def _option_values(words: list[str], *names: str) -> set[str]:
@@ -144,59 +109,51 @@ def installs(image: ImageFacts, declaration: Declaration) -> Verdict:
     """Does one of the image's install steps install what ``declaration`` declares?"""
     unreadable = ""
     deciding = ""
-    for run in image.run_lines:
-        for words in _commands(run):
-            text = " ".join(words)
-            tool = Path(words[0]).name
-            if "install" in words and _is_pip(words):
-                deciding = deciding or text
-                if "pytest" in _names([w for w in words if not w.startswith("-") and w != "install"]):
+    for step in install_steps(image.run_lines):
+        words, text = list(step.words), step.text
+        if step.installer == "pip" and step.verb == "install":
+            deciding = deciding or text
+            if "pytest" in _names([w for w in step.args if not w.startswith("-")]):
+                return Verdict(True, text)
+            if declaration.kind == "extra" and any(
+                re.search(rf"\.\[[^\]]*\b{re.escape(declaration.group or '')}\b", w) for w in words
+            ):
+                return Verdict(True, text)
+            if declaration.kind == "dependency-group" and declaration.group in _option_values(words, "--group"):
+                return Verdict(True, text)
+        elif step.installer == "poetry" and step.verb == "install":
+            deciding = text
+            if declaration.kind == "extra" and (
+                "--all-extras" in words or declaration.group in _option_values(words, "-E", "--extras")
+            ):
+                return Verdict(True, text)
+            if declaration.kind != "poetry-group":
+                continue
+            only = _option_values(words, "--only")
+            without = _option_values(words, "--without") | ({"dev"} if "--no-dev" in words else set())
+            with_ = _option_values(words, "--with")
+            if only:
+                if declaration.group in only:
                     return Verdict(True, text)
-                if declaration.kind == "extra" and any(
-                    re.search(rf"\.\[[^\]]*\b{re.escape(declaration.group or '')}\b", w) for w in words
-                ):
+            elif declaration.group not in without and (
+                declaration.group in ("main", "dev")
+                or declaration.group in with_
+                or not _optional_poetry_group(declaration)
+            ):
+                return Verdict(True, text)
+        elif step.installer == "uv" and step.verb in ("sync", "install"):
+            deciding = text
+            if declaration.kind == "dependency-group":
+                groups = _option_values(words, "--group", "--only-group")
+                default = declaration.group == "dev" and "--no-dev" not in words and "--no-default-groups" not in words
+                if "--all-groups" in words or declaration.group in groups or (default and "--only-group" not in text):
                     return Verdict(True, text)
-                if declaration.kind == "dependency-group" and declaration.group in _option_values(words, "--group"):
-                    return Verdict(True, text)
-            elif tool == "poetry" and "install" in words:
-                deciding = text
-                if declaration.kind == "extra" and (
-                    "--all-extras" in words or declaration.group in _option_values(words, "-E", "--extras")
-                ):
-                    return Verdict(True, text)
-                if declaration.kind != "poetry-group":
-                    continue
-                only = _option_values(words, "--only")
-                without = _option_values(words, "--without") | ({"dev"} if "--no-dev" in words else set())
-                with_ = _option_values(words, "--with")
-                if only:
-                    if declaration.group in only:
-                        return Verdict(True, text)
-                elif declaration.group not in without and (
-                    declaration.group in ("main", "dev")
-                    or declaration.group in with_
-                    or not _optional_poetry_group(declaration)
-                ):
-                    return Verdict(True, text)
-            elif tool == "uv" and ("sync" in words or "install" in words):
-                deciding = text
-                if declaration.kind == "dependency-group":
-                    groups = _option_values(words, "--group", "--only-group")
-                    default = (
-                        declaration.group == "dev" and "--no-dev" not in words and "--no-default-groups" not in words
-                    )
-                    if (
-                        "--all-groups" in words
-                        or declaration.group in groups
-                        or (default and "--only-group" not in text)
-                    ):
-                        return Verdict(True, text)
-                if declaration.kind == "extra" and (
-                    "--all-extras" in words or declaration.group in _option_values(words, "--extra")
-                ):
-                    return Verdict(True, text)
-            elif re.search(r"(\.sh|make|pipenv|conda|mamba|pdm|hatch)$", tool) or tool in ("make", "pipenv", "pdm"):
-                unreadable = unreadable or text
+            if declaration.kind == "extra" and (
+                "--all-extras" in words or declaration.group in _option_values(words, "--extra")
+            ):
+                return Verdict(True, text)
+        elif step.installer == "unread":
+            unreadable = unreadable or text
     if declaration.kind == "requirements" and declaration.file in image.dependency_files:
         return Verdict(True, f"pip install -r {declaration.file.name}")
     if unreadable:
@@ -204,18 +161,17 @@ def installs(image: ImageFacts, declaration: Declaration) -> Verdict:
     return Verdict(False, deciding)
 
 
-def _pip_installs_pytest(words: list[str]) -> bool:
+def _pip_installs_pytest(step: InstallStep) -> bool:
     return (
-        _is_pip(words)
-        and "install" in words
-        and "pytest" in _names([w for w in words if not w.startswith("-") and w != "install"])
+        step.installer == "pip"
+        and step.verb == "install"
+        and "pytest" in _names([w for w in step.args if not w.startswith("-")])
     )
 
 
 def _optional_poetry_group(declaration: Declaration) -> bool:
-    data = tomllib.loads(declaration.file.read_text(encoding="utf-8"))
-    group = (data.get("tool", {}).get("poetry", {}).get("group") or {}).get(declaration.group or "", {})
-    return bool(group.get("optional"))
+    group = read_pyproject(declaration.file).poetry_groups.get(declaration.group or "")
+    return bool(group and group.optional)
 
 
 def _fix(declaration: Declaration) -> str:
@@ -253,7 +209,7 @@ def _check(model: StackModel, service: str) -> None:
             f"{service} runs a prebuilt image: the files do not say what it installs; "
             f"the live item {NAME}[live-{service}] imports pytest in the running container"
         )
-    direct = next((" ".join(w) for run in image.run_lines for w in _commands(run) if _pip_installs_pytest(w)), None)
+    direct = next((step.text for step in install_steps(image.run_lines) if _pip_installs_pytest(step)), None)
     if direct:
         record_facts(step=direct)
         return

@@ -22,6 +22,7 @@ from packaging.version import Version
 
 from .compose import ComposeProject, Mount, Service
 from .image_facts import ImageFacts
+from .install_steps import install_steps
 
 SERVER_DIALECTS = ("postgresql", "postgres", "mysql", "mariadb", "mssql")
 NEWEST_POSTGRES = 18  # what `postgres`, `postgres:latest` and `postgres:alpine` are today
@@ -129,12 +130,13 @@ def installs_driver(image: ImageFacts, driver: str) -> bool:
     return bool(mlflow and "db" in mlflow.extras and any(p in MLFLOW_DB_EXTRA for p in packages))
 
 
-UNREAD_INSTALLERS = re.compile(r"\b(conda|mamba|micromamba|pipenv|pixi)\b|\S+\.sh\b")
-
-
 def unread_installs(image: ImageFacts) -> str | None:
     """A RUN that installs by means the files do not spell out (conda, a script): what it is, else None."""
-    return next((m.group(0) for line in image.run_lines if (m := UNREAD_INSTALLERS.search(line))), None)
+    step = next((s for s in install_steps(image.run_lines) if s.installer == "unread"), None)
+    if step is None:
+        return None
+    tool = step.words[0] if step.words[0] not in ("sh", "bash") else " ".join(step.words[:2])
+    return tool.rsplit("/", 1)[-1]
 
 
 @dataclass(frozen=True)

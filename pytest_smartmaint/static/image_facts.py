@@ -12,7 +12,6 @@ import json
 import posixpath
 import re
 import shlex
-import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,9 +22,10 @@ from packaging.utils import canonicalize_name
 
 from ..errors import SmartmaintError
 from .compose import Build
+from .install_steps import commands, install_steps
+from .pyproject import read_pyproject
 
 SYSTEM_INSTALLERS = (("apt-get", "install"), ("apt", "install"), ("apk", "add"), ("yum", "install"), ("dnf", "install"))
-_SHELL_SPLIT = re.compile(r"&&|\|\||;|\|")
 
 
 @dataclass(frozen=True)
@@ -373,13 +373,7 @@ class _StageReader:
 
     def run_commands(self) -> Iterator[list[str]]:
         for value in self.values("RUN"):
-            for part in _SHELL_SPLIT.split(value):
-                try:
-                    words = shlex.split(part)
-                except ValueError:
-                    words = part.split()
-                if words:
-                    yield words
+            yield from commands(value)
 
     def system_packages(self) -> Iterator[str]:
         for words in self.run_commands():
@@ -503,21 +497,18 @@ class _StageReader:
         return fallback if fallback.is_file() else None
 
     def python_packages(self) -> dict[str, Requirement]:
+        """What the image's Python gets: pip steps, and the pyproject poetry and uv install from (pipx installs
+        applications in venvs of their own: not importable here)."""
         declared: dict[str, Requirement] = {}
-        for words in self.run_commands():
-            tool = posixpath.basename(words[0])
-            is_pip = tool.startswith("pip") or (len(words) > 2 and words[1:3] == ["-m", "pip"])
-            if is_pip and "uninstall" in words:
-                for name in words[words.index("uninstall") + 1 :]:
+        for step in install_steps(self.values("RUN")):
+            if step.installer == "pip" and step.verb == "uninstall":
+                for name in step.args:
                     if not name.startswith("-"):
                         declared.pop(canonicalize_name(name), None)
                         self.removed.add(canonicalize_name(name))
-                continue
-            if "install" not in words:
-                continue
-            if is_pip:
-                self._pip_install(words[words.index("install") + 1 :], declared)
-            elif tool in ("poetry", "uv") or words[:2] == ["uv", "sync"]:
+            elif step.installer == "pip" and step.verb == "install":
+                self._pip_install(list(step.args), declared)
+            elif step.installer in ("poetry", "uv") and step.installs:
                 self._pyproject(self.context_file("pyproject.toml"), declared)
         return declared
 
@@ -556,7 +547,7 @@ class _StageReader:
         if path is None or path in self.dependency_files:
             return
         self.dependency_files.append(path)
-        for name, spec in pyproject_dependencies(path).items():
+        for name, spec in read_pyproject(path).runtime().items():
             declared.setdefault(name, spec)
 
 
@@ -616,24 +607,6 @@ def _account_words(args: list[str]) -> tuple[str | None, dict[str, str]]:
             names.append(word)
         i += 1
     return (names[0] if names else None), options
-
-
-def pyproject_dependencies(path: Path) -> dict[str, Requirement]:
-    """Declared runtime dependencies: PEP 621 ``[project]`` and Poetry's ``[tool.poetry]``."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise SmartmaintError(f"{path} is not valid TOML: {exc}") from exc
-    declared: dict[str, Requirement] = {}
-    for line in data.get("project", {}).get("dependencies", []):
-        _add_requirement(line, declared)
-    poetry = data.get("tool", {}).get("poetry", {})
-    groups = [poetry.get("dependencies", {})] + [g.get("dependencies", {}) for g in poetry.get("group", {}).values()]
-    for group in groups:
-        for name in group:
-            if name.lower() != "python":
-                _add_requirement(name, declared)
-    return declared
 
 
 def _add_requirement(text: str, declared: dict[str, Requirement]) -> None:
