@@ -146,17 +146,22 @@ class LiveStack:
         if roles.trainer is not None:
             return roles.trainer
         unread = [c for c in roles.clients if c in roles.unread]
-        with_mlflow = [
-            c
-            for c in unread
-            if self._has(c, "scikit-learn") and (self._has(c, "mlflow") or self._has(c, "mlflow-skinny"))
-        ]
+        with_mlflow, unreadable = [], []
+        for client in unread:
+            try:
+                if self._has(client, "scikit-learn") and (
+                    self._has(client, "mlflow") or self._has(client, "mlflow-skinny")
+                ):
+                    with_mlflow.append(client)
+            except SmartmaintError as exc:  # said, not taken for "it has no mlflow"
+                unreadable.append(f"{client}: {str(exc).splitlines()[0]}")
         with_mlflow.sort(key=lambda n: not TRAINER_NAME.search(n))
         if not with_mlflow:
             looked = f" (looked inside {', '.join(unread)}: none has mlflow and scikit-learn)" if unread else ""
+            failed = f"; the packages of {'; '.join(unreadable)}" if unreadable else ""
             raise SmartmaintError(
                 f"no service can train the smoke model: no MLflow client has mlflow and scikit-learn"
-                f"{looked}. Name one with the ini option smartmaint_trainer."
+                f"{looked}{failed}. Name one with the ini option smartmaint_trainer."
             )
         return with_mlflow[0]
 
@@ -166,11 +171,16 @@ class LiveStack:
             service in self.model.roles.unread and self._has(service, "librosa")
         )
 
-    def _has(self, service: str, package: str) -> bool:
+    def _audio_or_unknown(self, service: str) -> bool:
+        """Another candidate's probe failing is its own item's error, not this one's."""
         try:
-            return bool(self.facts(service).packages.get(package))
+            return self.is_audio_service(service)
         except SmartmaintError:
             return False
+
+    def _has(self, service: str, package: str) -> bool:
+        """Whether ``service``'s container has ``package``; a probe that fails raises, saying so."""
+        return bool(self.facts(service).packages.get(package))
 
     def smoke_model(self) -> SmokeModel:
         """The smoke model, trained and registered once from the training service."""
@@ -192,7 +202,7 @@ class LiveStack:
 
     def audio_roundtrip(self, service: str) -> AudioRoundTrip:
         """The audio stack's imports and a WAV round trip in ``service`` (every audio service at once, once)."""
-        services = [s for s in self.model.roles.audio_candidates if self.is_audio_service(s)]
+        services = [s for s in self.model.roles.audio_candidates if s == service or self._audio_or_unknown(s)]
         results = self.once("audio", lambda: self.concurrently(services, AUDIO_ROUNDTRIP))
         return AudioRoundTrip.parse(results[service].json())
 
