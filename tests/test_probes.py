@@ -74,6 +74,8 @@ class FakeMlflow(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(b"Invalid Host header - possible DNS rebinding attack detected")
 
+    do_POST = do_GET  # noqa: N815 (http.server's naming): writes are refused the same way
+
     def log_message(self, *args: object) -> None:
         pass
 
@@ -281,3 +283,12 @@ def test_write_burst_counts_every_refused_write_by_kind() -> None:
     assert burst.locked == 4 and burst.failed == 4 and burst.ok == burst.requests - 4  # every third of 12 batches
     assert burst.samples["database is locked"].startswith("POST runs/log-batch: ")
     assert burst.writes_per_s > 0
+
+
+def test_write_burst_says_when_not_even_its_experiment_can_be_created(server: str) -> None:
+    """FakeMlflow answers every API call 403, as MLflow 3 does to a Host it does not admit."""
+    burst = WriteBurst.parse(
+        probe("write_burst", {"writers": 2, "runs": 2, "experiment": "e"}, MLFLOW_TRACKING_URI=server)
+    )
+    assert burst.setup_error and burst.setup_error.startswith("HTTP 403, POST experiments/create: Invalid Host header")
+    assert burst.requests == 1 and burst.ok == 0

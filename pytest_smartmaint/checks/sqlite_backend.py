@@ -259,6 +259,11 @@ def _live_write_burst(stack: LiveStack) -> None:
     except SmartmaintError as exc:
         pytest.skip(f"no service to write from: {exc}")
     burst = stack.write_burst(client, BURST_WRITERS, BURST_RUNS)
+    if burst.setup_error:
+        fail(
+            f"no write reached the registry from {client}: its experiment could not be created "
+            f"({burst.setup_error}); mlflow-reachable[live-{client}] says why"
+        )
     settings = {"workers": server.workers.value or DEFAULT_WORKERS, "job_execution": server.job_execution.value}
     record_facts(
         writers=burst.writers,

@@ -153,6 +153,7 @@ class WriteBurst:
     seconds: float
     errors: Mapping[str, int]  # "database is locked", "HTTP 500", "TimeoutError"... -> count
     samples: Mapping[str, str]  # one answer per kind of error
+    setup_error: str | None = None  # its experiment could not be created: no writer ran
 
     @property
     def failed(self) -> int:
@@ -178,6 +179,7 @@ class WriteBurst:
             float(cast(float, raw["seconds"])),
             {str(k): int(cast(int, v)) for k, v in errors.items()},
             {str(k): str(v) for k, v in samples.items()},
+            _str(raw.get("setup_error")),
         )
 
 
