@@ -21,7 +21,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ..errors import SmartmaintError
-from ..static.database import parse_database_uri
 from ..static.stack_model import StackModel
 from .compose_runner import ComposeRunner
 from .facts import MigrationHistory
@@ -74,10 +73,9 @@ class SchemaMismatch:
 
 
 def shown_uri(model: StackModel) -> str:
+    """The server's backend store URI as a message shows it (Setting.shown: a password masked)."""
     server = model.server
-    value = (server.backend_store_uri.value if server else None) or "<backend store URI>"
-    database = parse_database_uri(value)
-    return database.redacted if database else value
+    return (server.backend_store_uri.shown if server else None) or "<backend store URI>"
 
 
 def heads_of(revision: str, histories: Mapping[str, MigrationHistory]) -> tuple[tuple[str, str], ...]:
