@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import cast
 
-from pytest_smartmaint.live.probes import AUDIO_ROUNDTRIP, LOAD_MODEL, REGISTER_MODEL
+from pytest_smartmaint.live.probes import source
 
 REPO = Path(__file__).resolve().parent.parent
 COMPOSE = REPO / "docker-compose.test.yml"
@@ -65,14 +65,14 @@ def floor(concurrent: bool = False) -> float:
     try:
         compose(project, "up", "-d", "--wait")
         name = f"bench-{project}"
-        smoke = python_in(project, "notebook_runner", REGISTER_MODEL, {"name": name, "experiment": "bench"})
+        smoke = python_in(project, "notebook_runner", source("register_model"), {"name": name, "experiment": "bench"})
 
         def load(consumer: str) -> None:
-            loaded = python_in(project, consumer, LOAD_MODEL, {"name": name, **smoke})
+            loaded = python_in(project, consumer, source("load_model"), {"name": name, **smoke})
             assert loaded["layer"] == "ok", loaded
 
         def audio(service: str) -> None:
-            result = python_in(project, service, AUDIO_ROUNDTRIP)
+            result = python_in(project, service, source("audio_roundtrip"))
             assert "roundtrip" in result, result
 
         each(CONSUMERS, load, concurrent)

@@ -338,7 +338,7 @@ USER_CONTAINER_NAME = "shopfloor-mlflow"
 def user_stack(docker_engine: None) -> object:
     """The reference stack started outside the plugin, as its user runs it: a model of the user's in its
     registry, the server under a fixed ``container_name``. The tests that use it only read it."""
-    from pytest_smartmaint.live.probes import REGISTER_MODEL
+    from pytest_smartmaint.live.probes import source
 
     project = f"userstack-{os.getpid()}"
     compose = ["docker", "compose", "-f", str(COMPOSE), "-f", str(VARIANTS / "user-container-name.yml"), "-p", project]
@@ -352,7 +352,7 @@ def user_stack(docker_engine: None) -> object:
                 "notebook_runner",
                 "python3",
                 "-c",
-                REGISTER_MODEL,
+                source("register_model"),
                 json.dumps({"name": "fraud-detector", "experiment": "production"}),
             ],
             check=True,

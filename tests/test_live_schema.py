@@ -17,7 +17,7 @@ import pytest
 
 from conftest import VARIANTS, Records, run_suite
 from pytest_smartmaint.live.facts import MigrationHistory
-from pytest_smartmaint.live.probes import SCHEMA_HISTORY
+from pytest_smartmaint.live.probes import source
 
 pytestmark = [pytest.mark.live, pytest.mark.usefixtures("no_leftovers")]
 
@@ -37,7 +37,7 @@ def by_item(records: Records) -> dict[str, dict[str, Any]]:
 def migrations(image: str) -> MigrationHistory:
     """The migrations of the MLflow in ``image``, as the plugin reads them (its probe, in a removed container)."""
     done = subprocess.run(
-        ["docker", "run", "--rm", "--entrypoint", "python3", image, "-c", SCHEMA_HISTORY],
+        ["docker", "run", "--rm", "--entrypoint", "python3", image, "-c", source("schema_history")],
         capture_output=True,
         text=True,
         timeout=120,

@@ -107,7 +107,12 @@ def test_facts_tell_a_refused_host_header_from_a_dead_server(server: str) -> Non
 def test_facts_without_a_tracking_uri_make_no_call() -> None:
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     done = subprocess.run(
-        [sys.executable, "-c", probes.FACTS, "null"], capture_output=True, text=True, env=env, timeout=60, check=True
+        [sys.executable, "-c", probes.source("facts"), "null"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
     )
     facts = json.loads(done.stdout)
     assert facts["tracking_uri"] is None and "api" not in facts

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import pytest
+
+from ..errors import CheckFailure
 from ..static.stack_model import StackModel
 from .base import Check, LiveCase, StaticCase
 
@@ -35,3 +38,15 @@ class Registry:
 
     def explaining_startup(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.checks if c.explains_startup)
+
+    def startup_findings(self, model: StackModel) -> list[str]:
+        """What the checks registered as explaining a failed start prove wrong in the files (for a failed bring-up)."""
+        found = []
+        for case in self.static_cases(model, only=self.explaining_startup()):
+            try:
+                case.run(model)
+            except CheckFailure as failure:
+                found.append(f"smartmaint::{case.name} (from the files): {failure}")
+            except pytest.skip.Exception:
+                continue
+        return found

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from ..live.facts import PathOwner
 from ..static.stack_model import StackModel
 from .base import Case, Check, LiveCase, StaticCase, fail, table
 from .messages import checked_live
@@ -116,9 +117,9 @@ def _live(stack: LiveStack, source: str, label: str) -> None:
     created = stack.exec(
         creator.name,
         f"echo created > {shlex.quote(creator_mount.target + '/' + name)} && "
-        f"stat -c %u:%g {shlex.quote(creator_mount.target)} {shlex.quote(creator_mount.target + '/' + name)}",
+        + PathOwner.command([creator_mount.target, f"{creator_mount.target}/{name}"]),
     )
-    owners = created.stdout.split()
+    owners = [o.owner for o in PathOwner.parse_lines(created.stdout)]
     if created.rc != 0:
         problems.append(
             f"{creator.name} ({ids[creator.name]}) cannot create a file in {creator_mount.target}: "

@@ -6,9 +6,11 @@ A probe's JSON is read here and nowhere else, so a check never indexes raw conta
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+import re
+import shlex
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import ClassVar, cast
 
 Json = Mapping[str, object]
 
@@ -53,6 +55,7 @@ class HttpAnswer:
 class ServiceFacts:
     """Who a service runs as, what it mounts and has installed, and how its tracking URI answers."""
 
+    PROBE: ClassVar[str] = "facts"
     uid: int
     gid: int
     python: str
@@ -96,6 +99,7 @@ class ServerProcess:
 class ServerFacts:
     """The running `mlflow server` processes of the server's container, and the tables of its backend store."""
 
+    PROBE: ClassVar[str] = "server_facts"
     processes: tuple[ServerProcess, ...]
     db_exists: bool
     tables: tuple[str, ...]
@@ -125,6 +129,7 @@ class ServerFacts:
 class MigrationHistory:
     """The MLflow release installed in a container, and the alembic revisions its migrations know, head first."""
 
+    PROBE: ClassVar[str] = "schema_history"
     mlflow: str | None
     revisions: tuple[str, ...]
     error: str | None = None  # why the revisions could not be read (no mlflow, no alembic)
@@ -146,6 +151,7 @@ class MigrationHistory:
 class WriteBurst:
     """Concurrent writes to the tracking server: how many, how fast, and every error by kind."""
 
+    PROBE: ClassVar[str] = "write_burst"
     writers: int
     runs: int  # per writer; each run is three writes (create, log-batch, update)
     requests: int
@@ -187,6 +193,7 @@ class WriteBurst:
 class SmokeModel:
     """The model the trainer registered: its version, where its artifacts are, and what it predicted."""
 
+    PROBE: ClassVar[str] = "register_model"
     version: str
     artifact_location: str
     run_id: str
@@ -232,6 +239,8 @@ class LoadLayer(enum.Enum):
 
 @dataclass(frozen=True)
 class ModelLoad:
+    PROBE: ClassVar[str] = "load_model"
+
     layer: LoadLayer
     detail: str
     uid: int | None
@@ -261,6 +270,7 @@ class ModelLoad:
 class AudioRoundTrip:
     """The audio stack in one container: what imports, and where a write/read/resample of a WAV broke."""
 
+    PROBE: ClassVar[str] = "audio_roundtrip"
     imports: Mapping[str, str | None]  # numpy, soundfile, librosa, resampy -> version, or None
     import_errors: Mapping[str, str]
     libsndfile: str | None
@@ -287,9 +297,40 @@ class AudioRoundTrip:
         )
 
 
-def registry_loads(raw: Json) -> dict[str, str]:
-    """models:/NAME/VERSION -> "ok" or the error loading it raised."""
-    return {str(k): str(v) for k, v in cast(Mapping[str, object], raw.get("models") or {}).items()}
+@dataclass(frozen=True)
+class RegistryLoads:
+    """The latest version of every registered model as one consumer loads it."""
+
+    PROBE: ClassVar[str] = "load_registry"
+    models: Mapping[str, str]  # models:/NAME/VERSION -> "ok" or the error loading it raised
+
+    @classmethod
+    def parse(cls, raw: Json) -> RegistryLoads:
+        return cls({str(k): str(v) for k, v in cast(Mapping[str, object], raw.get("models") or {}).items()})
+
+
+@dataclass(frozen=True)
+class RegistryLookup:
+    """Whether the registry holds one version of the smoke model, asked over plain HTTP."""
+
+    PROBE: ClassVar[str] = "registry_lookup"
+    answer: HttpAnswer
+
+    @classmethod
+    def parse(cls, raw: Json) -> RegistryLookup:
+        return cls(HttpAnswer.parse(raw) or HttpAnswer(None, error="no answer"))
+
+
+@dataclass(frozen=True)
+class SmokeModelRemoved:
+    """What deleting the smoke model (version, model, run, artifacts) left undone."""
+
+    PROBE: ClassVar[str] = "remove_smoke_model"
+    raw: Json
+
+    @classmethod
+    def parse(cls, raw: Json) -> SmokeModelRemoved:
+        return cls(raw)
 
 
 DOCKER_DNS = "127.0.0.11"  # the engine's embedded DNS server: in every container's network namespace
@@ -345,6 +386,7 @@ class PortReach:
 class Reach:
     """One service reaching another by name, from inside: the name's addresses, then each port."""
 
+    PROBE: ClassVar[str] = "connect"
     host: str
     addresses: tuple[str, ...]
     resolve_error: str | None
@@ -402,6 +444,7 @@ class RunningImage:
 class TestTooling:
     """pytest in a test service: its version (None: it does not import), `pytest --version`, each plugin."""
 
+    PROBE: ClassVar[str] = "test_tooling"
     __test__ = False  # not a test class, whatever its name
 
     pytest_version: str | None
@@ -420,3 +463,87 @@ class TestTooling:
             str(raw.get("version_output") or ""),
             {str(k): str(v) for k, v in cast(Mapping[str, object], raw.get("plugins") or {}).items()},
         )
+
+
+@dataclass(frozen=True)
+class PathOwner:
+    """Who owns a path in a container, and its mode: one line of ``stat -c '%u:%g %a'``."""
+
+    owner: str  # uid:gid
+    mode: str
+
+    @staticmethod
+    def command(paths: Sequence[str]) -> str:
+        return "stat -c '%u:%g %a' " + " ".join(shlex.quote(p) for p in paths)
+
+    @classmethod
+    def parse_lines(cls, output: str) -> list[PathOwner]:
+        owners = []
+        for line in output.splitlines():
+            owner, _, mode = line.strip().partition(" ")
+            if re.fullmatch(r"\d+:\d+", owner):
+                owners.append(cls(owner, mode))
+        return owners
+
+
+@dataclass(frozen=True)
+class DirectoryAccess:
+    """Whether the user a container runs as can write a directory: its ids, the directory's owner and mode."""
+
+    uid: str
+    gid: str
+    owner: PathOwner | None  # None: the directory does not exist
+    writable: bool
+
+    @staticmethod
+    def command(directory: str) -> str:
+        quoted = shlex.quote(directory)
+        return (
+            f"id -u; id -g; {PathOwner.command([directory])} 2>/dev/null || echo missing; "
+            f"if [ -w {quoted} ]; then echo writable; else echo read-only; fi"
+        )
+
+    @classmethod
+    def parse(cls, output: str) -> DirectoryAccess | None:
+        """None when the output is not the command's (the shell failed, or printed something else)."""
+        lines = [line.strip() for line in output.strip().splitlines()]
+        if len(lines) != 4 or lines[-1] not in ("writable", "read-only"):
+            return None
+        owners = PathOwner.parse_lines(lines[2])
+        if not owners and lines[2] != "missing":
+            return None
+        return cls(lines[0], lines[1], owners[0] if owners else None, lines[-1] == "writable")
+
+
+@dataclass(frozen=True)
+class InspectedState:
+    """A container's ``State`` as `docker inspect` reports it: status, exit, restarts, and its last healthcheck."""
+
+    status: str
+    exit_code: str
+    restarts: int
+    finished_at: str
+    last_probe: str  # the last line of the last healthcheck's output; "(none yet)"
+
+    @classmethod
+    def parse(cls, raw: Json) -> InspectedState:
+        health = cast(Mapping[str, object], raw.get("Health") or {})
+        probes = cast(list[Mapping[str, object]], health.get("Log") or [])
+        last = (str(probes[-1].get("Output") or "").strip().splitlines() or [""])[-1] if probes else "(none yet)"
+        return cls(
+            str(raw.get("Status") or "?"),
+            str(raw.get("ExitCode", "?")),
+            int(cast(int, raw.get("RestartCount") or 0)),
+            str(raw.get("FinishedAt") or ""),
+            last,
+        )
+
+    @property
+    def exited_before(self) -> bool:
+        """It has exited at least once (a running container with an exit time was restarted)."""
+        return bool(self.finished_at) and not self.finished_at.startswith("0001-")
+
+    @property
+    def looping(self) -> bool:
+        """A crash loop, in any phase: the engine's restart count is no guide (it stays 0 under `restart: always`)."""
+        return self.status == "restarting" or self.restarts > 0 or (self.status == "running" and self.exited_before)

@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 from pytest_docker.plugin import get_docker_services
 
@@ -31,9 +30,10 @@ from ..static.stack_model import StackModel
 from . import reaper
 from .compose_runner import ComposeRunner
 from .engine_disk import read_engine_disk
+from .facts import InspectedState
 from .isolation import isolate
 from .stack import LiveStack
-from .startup_diagnosis import diagnose
+from .startup_diagnosis import FileFindings, diagnose, no_file_findings
 from .stopped import container_states, find_stopped, log_and_cause
 
 
@@ -58,8 +58,12 @@ def signals_as_interrupt() -> Iterator[None]:
 
 
 @contextmanager
-def live_stack(settings: Settings, model: StackModel, name: str) -> Iterator[LiveStack]:
-    """The stack the live checks run against: the user's running project, or one of our own."""
+def live_stack(
+    settings: Settings, model: StackModel, name: str, file_findings: FileFindings = no_file_findings
+) -> Iterator[LiveStack]:
+    """The stack the live checks run against: the user's running project, or one of our own.
+
+    ``file_findings`` names what the checks prove wrong in the files, to explain a bring-up that failed."""
     if settings.project:
         runner = ComposeRunner(model.project.files, settings.project)
         _require_running(runner, model)
@@ -84,7 +88,7 @@ def live_stack(settings: Settings, model: StackModel, name: str) -> Iterator[Liv
             signals_as_interrupt(),
             _compose_project(files, name, settings.keep, settings.teardown_timeout_s, isolation.run_dir),
         ):
-            _bring_up(runner, model, settings.startup_timeout_s)
+            _bring_up(runner, model, settings.startup_timeout_s, file_findings)
             yield LiveStack(model, runner, owned=True, isolation=isolation, min_free_gb=settings.min_free_gb)
     except TeardownFailed:
         left = True  # the command that finishes the teardown names the override
@@ -166,7 +170,7 @@ def _require_running(runner: ComposeRunner, model: StackModel) -> None:
         )
 
 
-def _bring_up(runner: ComposeRunner, model: StackModel, timeout_s: int) -> None:
+def _bring_up(runner: ComposeRunner, model: StackModel, timeout_s: int, file_findings: FileFindings) -> None:
     """Build as the project itself would, then start the run's own project from those images.
 
     Compose labels what it builds with the project's name, so a build under the run's random name
@@ -192,7 +196,7 @@ def _bring_up(runner: ComposeRunner, model: StackModel, timeout_s: int) -> None:
         if result.returncode == 0:
             return
     output = (result.stdout + result.stderr).strip()
-    raise SmartmaintError(explain_up_failure(runner, output, model))
+    raise SmartmaintError(explain_up_failure(runner, output, model, file_findings))
 
 
 def _one_shots_done(runner: ComposeRunner, output: str) -> set[str]:
@@ -220,7 +224,9 @@ def failing_build_steps(lines: list[str]) -> list[str]:
     return shown or [line for line in lines if "failed to solve" in line][-1:]
 
 
-def explain_up_failure(runner: ComposeRunner, output: str, model: StackModel) -> str:
+def explain_up_failure(
+    runner: ComposeRunner, output: str, model: StackModel, file_findings: FileFindings = no_file_findings
+) -> str:
     lines = output.splitlines()
     if "failed to solve" in output or re.search(r"^#\d+ ERROR", output, re.MULTILINE):
         return (
@@ -237,7 +243,7 @@ def explain_up_failure(runner: ComposeRunner, output: str, model: StackModel) ->
         parts = []
         for container in dict.fromkeys(unhealthy):
             parts.append(_container_state(container))
-        causes = diagnose(runner, model)
+        causes = diagnose(runner, model, file_findings)
         states = container_states(runner)
         stopped = find_stopped(runner, model, tuple(model.project.services), states)
         # a container that still runs but never got healthy (a server retrying a refused database) names its cause too
@@ -273,23 +279,17 @@ def _container_state(container: str) -> str:
     restarted container's exit code reads 0 again; an exit time on a running container tells.
     """
     inspected = commands.run(["docker", "inspect", "--format", "{{json .State}}", container], timeout=30)
-    state: dict[str, Any] = (
+    state = InspectedState.parse(
         json.loads(inspected.stdout) if inspected.returncode == 0 and inspected.stdout.strip() else {}
     )
-    probes = (state.get("Health") or {}).get("Log") or []
-    last_probe = (probes[-1].get("Output", "").strip().splitlines() or [""])[-1] if probes else "(none yet)"
     logs = commands.run(["docker", "logs", "--tail", "15", container], timeout=30)
-    status, restarts = state.get("Status", "?"), int(state.get("RestartCount") or 0)
-    finished = str(state.get("FinishedAt") or "")
-    exited_before = bool(finished) and not finished.startswith("0001-")
-    if status == "running" and exited_before:
-        summary = f"status running again (it exited at {finished[11:19]} and was restarted)"
+    if state.status == "running" and state.exited_before:
+        summary = f"status running again (it exited at {state.finished_at[11:19]} and was restarted)"
     else:
-        summary = f"status {status}, exit code {state.get('ExitCode', '?')}"
-    looping = status == "restarting" or restarts > 0 or (status == "running" and exited_before)
+        summary = f"status {state.status}, exit code {state.exit_code}"
     return (
         f"{container}: {summary}, restarts "
-        f"{restarts}{'   <- crash loop: it exits and is restarted' if looping else ''}\n"
-        f"  last healthcheck output: {last_probe[-300:]}\n"
+        f"{state.restarts}{'   <- crash loop: it exits and is restarted' if state.looping else ''}\n"
+        f"  last healthcheck output: {state.last_probe[-300:]}\n"
         "  last log lines:\n" + "\n".join(f"    {line}" for line in (logs.stdout + logs.stderr).splitlines()[-15:])
     )

@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from ..errors import SmartmaintError
 from ..static.stack_model import StackModel
 from .compose_runner import ComposeRunner
 from .facts import MigrationHistory
-from .probes import SCHEMA_HISTORY
+from .probing import probe_each
 
 OUT_OF_DATE = re.compile(r"Detected out-of-date database schema \(found version (\w+), but expected (\w+)\)")
 UNKNOWN_REVISION = re.compile(r"Can't locate revision identified by '(\w+)'")
@@ -99,15 +97,9 @@ def read_histories(runner: ComposeRunner, services: Sequence[str]) -> dict[str, 
 
     A service where they cannot be read (no python, no MLflow) is left out: it tells nothing of the revision."""
 
-    def read(service: str) -> MigrationHistory | None:
-        try:
-            return MigrationHistory.parse(runner.python(service, SCHEMA_HISTORY, timeout=60).json())
-        except SmartmaintError:  # no python, or it did not answer: it tells nothing
-            return None
-
-    with ThreadPoolExecutor(max_workers=max(1, len(services))) as pool:
-        found = dict(zip(services, pool.map(read, services), strict=True))
-    return {s: h for s, h in found.items() if h is not None and h.revisions}
+    found = probe_each(runner, services, MigrationHistory, timeout=60)
+    # no python, or it did not answer: it tells nothing
+    return {s: h for s, h in found.items() if isinstance(h, MigrationHistory) and h.revisions}
 
 
 def diagnose_refusal(runner: ComposeRunner, model: StackModel, service: str, logs: str) -> str | None:

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import json
 import shlex
-import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING
 
 from .. import commands
 from ..errors import SmartmaintError
@@ -30,37 +28,25 @@ from .facts import (
     MigrationHistory,
     ModelLoad,
     Reach,
+    RegistryLoads,
+    RegistryLookup,
     RunningImage,
     ServerFacts,
     ServiceFacts,
     SmokeModel,
+    SmokeModelRemoved,
     TestTooling,
     WriteBurst,
     parse_listeners,
-    registry_loads,
 )
 from .isolation import Isolation
-from .probes import (
-    AUDIO_ROUNDTRIP,
-    CONNECT,
-    FACTS,
-    LOAD_MODEL,
-    LOAD_REGISTRY,
-    REGISTER_MODEL,
-    REGISTRY_LOOKUP,
-    REMOVE_SMOKE_MODEL,
-    SCHEMA_HISTORY,
-    SERVER_FACTS,
-    TEST_TOOLING,
-    WRITE_BURST,
-)
+from .once import Once, OncePer
+from .probing import picked, probe, probe_each
 
 if TYPE_CHECKING:
     from testinfra.host import Host
 
     from .stopped import ContainerState
-
-T = TypeVar("T")
 
 
 class LiveStack:
@@ -84,8 +70,16 @@ class LiveStack:
         self.isolation = isolation
         # one smoke model per process: each xdist worker registers and removes its own
         self.smoke_name = f"smartmaint-smoke-{runner.project}" + (f"-{worker}" if worker else "")
-        self._memo: dict[str, tuple[bool, object]] = {}
-        self._lock = threading.Lock()
+        # what is read once per session, each in a typed cell (its value, or the error every later caller gets)
+        self._states: Once[dict[str, ContainerState]] = Once()
+        self._facts: Once[dict[str, ServiceFacts | SmartmaintError]] = Once()
+        self._smoke: Once[SmokeModel] = Once()
+        self._loads: Once[dict[str, ModelLoad | SmartmaintError]] = Once()
+        self._audio: Once[dict[str, AudioRoundTrip | SmartmaintError]] = Once()
+        self._registry: Once[dict[str, RegistryLoads | SmartmaintError]] = Once()
+        self._engine_disk: Once[EngineDisk | None] = Once()
+        self._listeners: OncePer[str, tuple[Listener, ...]] = OncePer()
+        self._migrations: OncePer[str, MigrationHistory] = OncePer()
         self.stopped_reported_at: dict[str, str] = {}  # a stopped service -> the item that reported it in full
 
     def stopped_finding(self, services: Sequence[str], item: str, fresh: bool = False) -> str | None:
@@ -98,7 +92,7 @@ class LiveStack:
             unwatched = {n for n, s in self.model.project.services.items() if not s.has_healthcheck}
             return settled_states(self.runner, unwatched)
 
-        states = container_states(self.runner) if fresh else self.once("container-states", settled)
+        states = container_states(self.runner) if fresh else self._states.get(settled)
         stopped = find_stopped(self.runner, self.model, tuple(dict.fromkeys(services)), states)
         if not stopped:
             return None
@@ -117,28 +111,10 @@ class LiveStack:
     def project(self) -> str:
         return self.runner.project
 
-    def once(self, key: str, compute: Callable[[], T]) -> T:
-        with self._lock:
-            if key not in self._memo:
-                try:
-                    self._memo[key] = (True, compute())
-                except Exception as exc:  # remembered, re-raised to every check that needs it
-                    self._memo[key] = (False, exc)
-            ok, value = self._memo[key]
-        if not ok:
-            raise cast(Exception, value)
-        return cast(T, value)
-
-    def concurrently(self, services: Sequence[str], script: str, arg: object = None) -> dict[str, ProbeResult]:
-        with ThreadPoolExecutor(max_workers=max(1, len(services))) as pool:
-            futures = {s: pool.submit(self.runner.python, s, script, arg) for s in services}
-            return {s: f.result() for s, f in futures.items()}
-
     def facts(self, service: str) -> ServiceFacts:
         """uid, gid, mounts, packages and a tracking-API probe: one exec per service per session."""
         services = sorted(self.model.project.services)
-        results = self.once("facts", lambda: self.concurrently(services, FACTS))
-        return ServiceFacts.parse(results[service].json())
+        return picked(self._facts.get(lambda: probe_each(self.runner, services, ServiceFacts)), service)
 
     def trainer(self) -> str:
         """The service that trains the smoke model: named or detected from the files, else from the containers."""
@@ -186,25 +162,24 @@ class LiveStack:
         """The smoke model, trained and registered once from the training service."""
         trainer = self.trainer()
         arg = {"name": self.smoke_name, "experiment": "smartmaint-smoke"}
-        return self.once("smoke", lambda: SmokeModel.parse(self.runner.python(trainer, REGISTER_MODEL, arg).json()))
+        return self._smoke.get(lambda: probe(self.runner, trainer, SmokeModel, arg))
 
     def model_load(self, consumer: str) -> ModelLoad:
         """models:/NAME/VERSION of the smoke model as ``consumer`` loads it (every consumer at once, once)."""
         smoke = self.smoke_model()
         arg = {"name": self.smoke_name, **smoke.as_arg()}
-        loads = self.once("loads", lambda: self.concurrently(self.model.roles.consumers, LOAD_MODEL, arg))
-        return ModelLoad.parse(loads[consumer].json())
+        consumers = self.model.roles.consumers
+        return picked(self._loads.get(lambda: probe_each(self.runner, consumers, ModelLoad, arg)), consumer)
 
     def reload_smoke_model(self, consumer: str) -> ModelLoad:
         """The smoke model loaded again in ``consumer``, now (not remembered): after a restart or a recreate."""
         arg = {"name": self.smoke_name, **self.smoke_model().as_arg()}
-        return ModelLoad.parse(self.runner.python(consumer, LOAD_MODEL, arg).json())
+        return probe(self.runner, consumer, ModelLoad, arg)
 
     def audio_roundtrip(self, service: str) -> AudioRoundTrip:
         """The audio stack's imports and a WAV round trip in ``service`` (every audio service at once, once)."""
         services = [s for s in self.model.roles.audio_candidates if s == service or self._audio_or_unknown(s)]
-        results = self.once("audio", lambda: self.concurrently(services, AUDIO_ROUNDTRIP))
-        return AudioRoundTrip.parse(results[service].json())
+        return picked(self._audio.get(lambda: probe_each(self.runner, services, AudioRoundTrip)), service)
 
     def listeners(self, service: str) -> tuple[Listener, ...]:
         """The TCP ports ``service`` listens on, and at which address (once per service per session)."""
@@ -215,12 +190,12 @@ class LiveStack:
                 raise SmartmaintError(f"cannot read the listening sockets of {service}: {done.stderr.strip()[-300:]}")
             return parse_listeners(done.stdout)
 
-        return self.once(f"listeners:{service}", read)
+        return self._listeners.get(service, read)
 
     def reach(self, source: str, target: str, ports: Sequence[int], http_ports: Sequence[int]) -> Reach:
         """From inside ``source``: resolve ``target`` by name and connect to each port (HTTP ones get a request)."""
         arg = {"host": target, "ports": list(ports), "http_ports": list(http_ports), "timeout": 5}
-        return Reach.parse(self.runner.python(source, CONNECT, arg, timeout=30 + 6 * len(ports)).json())
+        return probe(self.runner, source, Reach, arg, timeout=30 + 6 * len(ports))
 
     def running_image(self, service: str) -> RunningImage | None:
         """The image ``service``'s running container runs, its build config, and the copied files' hashes in it."""
@@ -256,11 +231,11 @@ class LiveStack:
 
     def test_tooling(self, service: str, plugins: Sequence[str]) -> TestTooling:
         """pytest and the named plugin distributions, imported in ``service``; `pytest --version` run there."""
-        return TestTooling.parse(self.runner.python(service, TEST_TOOLING, {"plugins": list(plugins)}).json())
+        return probe(self.runner, service, TestTooling, {"plugins": list(plugins)})
 
     def engine_disk(self) -> EngineDisk | None:
         """The engine's free disk and reclaimable space, read once per session."""
-        return self.once("engine-disk", read_engine_disk)
+        return self._engine_disk.get(read_engine_disk)
 
     def server_facts(self) -> ServerFacts:
         """The server's running processes and its SQLite file's tables, as its own container sees them."""
@@ -269,18 +244,16 @@ class LiveStack:
             raise SmartmaintError("the compose project has no MLflow server")
         database = server.backend_store_uri.value if parse_database_uri(server.backend_store_uri.value) else None
         arg = {"db": server.sqlite_path, "uri": database}
-        return ServerFacts.parse(self.runner.python(server.service, SERVER_FACTS, arg).json())
+        return probe(self.runner, server.service, ServerFacts, arg)
 
     def migrations(self, service: str) -> MigrationHistory:
         """The MLflow release in ``service`` and the schema revisions its migrations know (once per service)."""
-        return self.once(
-            f"migrations:{service}", lambda: MigrationHistory.parse(self.runner.python(service, SCHEMA_HISTORY).json())
-        )
+        return self._migrations.get(service, lambda: probe(self.runner, service, MigrationHistory))
 
     def write_burst(self, client: str, writers: int, runs: int) -> WriteBurst:
         """``writers`` concurrent writers, ``runs`` runs each, from ``client`` to the server (not remembered)."""
         arg = {"writers": writers, "runs": runs, "experiment": f"smartmaint-burst-{self.project}"}
-        return WriteBurst.parse(self.runner.python(client, WRITE_BURST, arg, timeout=300).json())
+        return probe(self.runner, client, WriteBurst, arg, timeout=300)
 
     def registry_lookup(self, version: str) -> HttpAnswer:
         """Does the registry hold the smoke model's ``version``? Asked over plain HTTP from an MLflow client."""
@@ -288,8 +261,7 @@ class LiveStack:
             client = self.trainer()
         except SmartmaintError:
             client = self.model.roles.clients[0]
-        raw = self.runner.python(client, REGISTRY_LOOKUP, {"name": self.smoke_name, "version": version}).json()
-        return HttpAnswer.parse(raw) or HttpAnswer(None, error="no answer")
+        return probe(self.runner, client, RegistryLookup, {"name": self.smoke_name, "version": version}).answer
 
     def cycle_service(self, service: str, step: str) -> str | None:
         """``restart``, ``recreate`` (a new container) or ``renew`` (a new container with new anonymous volumes,
@@ -356,16 +328,16 @@ class LiveStack:
         """The latest version of every registered model as ``consumer`` loads it: "ok", or the error
         (all consumers at once, once)."""
         arg = {"skip_prefix": "smartmaint-smoke-"}
-        loads = self.once("registry", lambda: self.concurrently(self.model.roles.consumers, LOAD_REGISTRY, arg))
-        return registry_loads(loads[consumer].json())
+        consumers = self.model.roles.consumers
+        return dict(
+            picked(self._registry.get(lambda: probe_each(self.runner, consumers, RegistryLoads, arg)), consumer).models
+        )
 
     def remove_smoke_model(self) -> None:
         """On a stack the plugin did not start: delete what it registered (model, run, artifacts)."""
-        ok, smoke = self._memo.get("smoke", (False, None))
-        if ok and isinstance(smoke, SmokeModel):
-            trainer = self.trainer()
-            arg = {"name": self.smoke_name, **smoke.as_arg()}
-            self.runner.python(trainer, REMOVE_SMOKE_MODEL, arg).json()
+        smoke = self._smoke.peek()
+        if smoke is not None:
+            probe(self.runner, self.trainer(), SmokeModelRemoved, {"name": self.smoke_name, **smoke.as_arg()})
 
 
 @dataclass(frozen=True)

@@ -1,21 +1,27 @@
-"""Why a stack did not come up: the checks' own analyses, applied to a failed bring-up.
+"""Why a stack did not come up: what a container shows, and the checks' own analyses of the files.
 
 A log tail shows the symptom (a SQLAlchemy traceback); this names the cause: the SQLite
 directory the server cannot write (who owns it, who the server runs as), and whatever the
-static checks find in the files (the db on no mount, a Host header the server refuses...).
+static checks find in the files (the db on no mount, a Host header the server refuses...). Those
+analyses are handed in (``FileFindings``): the live layer does not know the checks.
 """
 
 from __future__ import annotations
 
 import posixpath
-import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 
-import pytest
-
-from ..errors import CheckFailure, SmartmaintError
+from ..errors import SmartmaintError
 from ..static.stack_model import StackModel
 from .compose_runner import ComposeRunner
+from .facts import DirectoryAccess
+
+FileFindings = Callable[[StackModel], list[str]]  # what the checks prove wrong in the files, one line each
+
+
+def no_file_findings(model: StackModel) -> list[str]:
+    return []
 
 
 @dataclass(frozen=True)
@@ -30,8 +36,8 @@ class StartupDiagnosis:
     file_findings: list[str]
 
 
-def diagnose(runner: ComposeRunner, model: StackModel) -> StartupDiagnosis:
-    return StartupDiagnosis(_db_directory(runner, model), _static_findings(model))
+def diagnose(runner: ComposeRunner, model: StackModel, file_findings: FileFindings) -> StartupDiagnosis:
+    return StartupDiagnosis(_db_directory(runner, model), file_findings(model))
 
 
 def _db_directory(runner: ComposeRunner, model: StackModel) -> list[str]:
@@ -40,22 +46,14 @@ def _db_directory(runner: ComposeRunner, model: StackModel) -> list[str]:
     if server is None or server.sqlite_path is None:
         return []
     directory = posixpath.dirname(server.sqlite_path)
-    quoted = shlex.quote(directory)
-    script = (
-        f"id -u; id -g; stat -c '%u:%g %a' {quoted} 2>/dev/null || echo missing; "
-        f"if [ -w {quoted} ]; then echo writable; else echo read-only; fi"
-    )
-    try:
-        done = runner.run_one_off(server.service, script, timeout=60)  # the server's own container may be looping
+    try:  # in a one-off container: the server's own may be looping
+        done = runner.run_one_off(server.service, DirectoryAccess.command(directory), timeout=60)
     except SmartmaintError:
         return []
-    lines = done.stdout.split()
-    if done.rc != 0 or len(lines) < 4:
+    access = DirectoryAccess.parse(done.stdout) if done.rc == 0 else None
+    if access is None or access.writable:
         return []
-    uid, gid, owner, writable = lines[0], lines[1], lines[2], lines[-1]
-    mode = lines[3] if owner != "missing" and len(lines) >= 5 else ""
-    if writable == "writable":
-        return []
+    uid, gid = access.uid, access.gid
     service = model.service(server.service)
     mount = service.mount_covering(directory)
     on = (
@@ -67,7 +65,7 @@ def _db_directory(runner: ComposeRunner, model: StackModel) -> list[str]:
         if mount
         else "in the container's own filesystem"
     )
-    if owner == "missing":
+    if access.owner is None:
         return [
             f"{server.service} runs as {uid}:{gid} and keeps its SQLite backend at {server.sqlite_path} "
             f"({server.backend_store_uri.source}), but {directory} does not exist in the container and MLflow does not "
@@ -93,23 +91,9 @@ def _db_directory(runner: ComposeRunner, model: StackModel) -> list[str]:
         )
     else:
         why, fix = "", f"Fix:\n{dockerfile_fix}"
+    owner = access.owner
     return [
         f"{server.service} runs as {uid}:{gid}, but the directory of its SQLite backend {directory} ({on}) is owned by "
-        f"{owner} with mode {mode or '?'}: the server cannot create or write {server.sqlite_path} and fails with "
-        f'"sqlite3.OperationalError: unable to open database file".{why}\n{fix}'
+        f"{owner.owner} with mode {owner.mode or '?'}: the server cannot write {server.sqlite_path} and fails "
+        f'with "sqlite3.OperationalError: unable to open database file".{why}\n{fix}'
     ]
-
-
-def _static_findings(model: StackModel) -> list[str]:
-    """What the checks registered as explaining a failed start prove wrong in the files."""
-    from ..checks import REGISTRY
-
-    found = []
-    for case in REGISTRY.static_cases(model, only=REGISTRY.explaining_startup()):
-        try:
-            case.run(model)
-        except CheckFailure as failure:
-            found.append(f"smartmaint::{case.name} (from the files): {failure}")
-        except pytest.skip.Exception:
-            continue
-    return found

@@ -53,6 +53,7 @@ class StackProvider:
         return self._stack
 
     def _acquire(self) -> LiveStack | BringUpFailure:
+        from ..checks import REGISTRY
         from ..live.lifecycle import live_stack
         from ..live.stack import StackHandle
 
@@ -66,7 +67,9 @@ class StackProvider:
                 self._release.callback(stack.remove_smoke_model)
             return stack
         try:
-            stack = self._release.enter_context(live_stack(self.settings, self.model, self.project_name))
+            stack = self._release.enter_context(
+                live_stack(self.settings, self.model, self.project_name, REGISTRY.startup_findings)
+            )
         except SmartmaintError as exc:  # live_stack has cleaned up after itself
             return BringUpFailure(str(exc))
         if self.settings.keep:
@@ -95,8 +98,9 @@ class StackProvider:
         the workers like `--dist load`. Then no worker may recreate the server under the others.
         """
         from . import LIVE_GROUP
+        from .pytest_internals import xdist_grouped
 
-        self.grouped = any(item.nodeid.endswith(f"@{LIVE_GROUP}") for item in items)
+        self.grouped = any(xdist_grouped(item.nodeid, LIVE_GROUP) for item in items)
 
     @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:

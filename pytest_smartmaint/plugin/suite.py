@@ -10,10 +10,7 @@ import json
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-import _pytest.python
 import pytest
-from _pytest._code.code import TerminalRepr
-from _pytest.fixtures import FuncFixtureInfo
 from pytest import ExceptionInfo
 
 from ..checks import REGISTRY
@@ -22,6 +19,7 @@ from ..errors import CheckFailure, SmartmaintError
 from ..settings import Settings
 from ..static.stack_model import StackModel
 from . import COLLECTOR, LIVE_GROUP
+from .pytest_internals import FuncFixtureInfo, TerminalRepr, callspec, fixture_info
 
 if TYPE_CHECKING:
     from ..live.stack import LiveStack
@@ -108,36 +106,11 @@ class LiveItem(SmartmaintItem):
             raise
 
 
-# What pytest's own parametrization records per item: CallSpec since pytest 9.1, CallSpec2 before.
-_CALLSPEC: Any = getattr(_pytest.python, "CallSpec", None) or _pytest.python.CallSpec2
-
-
-def _callspec(case: StaticCase | LiveCase) -> Any:
-    """The item's ``[<tier>-<subject>]``, as pytest's own parametrization records it.
-
-    pytest >= 9.2 builds a Function's node id from ``originalname`` and the callspec's ids,
-    and ``--lf``/selection compare those parts: a name with the brackets glued on is not enough.
-    """
-    return _CALLSPEC(_idlist=(f"{case.tier}-{case.subject}",))
-
-
 Item = TypeVar("Item", bound="SmartmaintItem")
 
 
 class SmartmaintCollector(pytest.Collector):
     """Holds the suite; built from the stack model that pytest_configure loaded."""
-
-    def _fixtureinfo(self, runner: Callable[..., None]) -> FuncFixtureInfo | None:
-        """The runner's fixtures, resolved once for all its items, as pytest's own parametrization does.
-
-        With 600 items, resolving them per item is a quarter of the static tier's time. The fixture
-        manager is pytest's internal; where it differs, pytest resolves per item as usual.
-        """
-        manager = getattr(self.session, "_fixturemanager", None)
-        try:
-            return manager.getfixtureinfo(node=cast(pytest.Item, self), func=runner, cls=None) if manager else None
-        except TypeError:
-            return None
 
     def __init__(self, *, model: StackModel, settings: Settings, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -146,7 +119,7 @@ class SmartmaintCollector(pytest.Collector):
 
     def collect(self) -> Iterable[pytest.Item]:
         static, live = cases(self.model, self.settings)
-        static_info, live_info = self._fixtureinfo(_run_static), self._fixtureinfo(_run_live)
+        static_info, live_info = fixture_info(self, _run_static), fixture_info(self, _run_live)
         grouped = self.config.pluginmanager.hasplugin("xdist")
         for case in static:
             item = self._item(StaticItem, case, _run_static, static_info)
@@ -163,7 +136,12 @@ class SmartmaintCollector(pytest.Collector):
         self, kind: type[Item], case: StaticCase | LiveCase, runner: Callable[..., None], info: FuncFixtureInfo | None
     ) -> Item:
         item = kind.from_parent(
-            self, name=case.name, originalname=case.check, callspec=_callspec(case), callobj=runner, fixtureinfo=info
+            self,
+            name=case.name,
+            originalname=case.check,
+            callspec=callspec(f"{case.tier}-{case.subject}"),
+            callobj=runner,
+            fixtureinfo=info,
         )
         item.add_marker("smartmaint")
         item.user_properties += [

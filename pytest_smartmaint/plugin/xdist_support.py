@@ -22,6 +22,7 @@ import pytest
 from xdist import is_xdist_controller
 
 from ..errors import SmartmaintError
+from .pytest_internals import stop_xdist_session, worker_output
 from .stack_provider import PROVIDER_KEY, WORKER_INPUT, BringUpFailure, StackProvider
 
 COLLECTED = "smartmaint_collected"  # workeroutput key: the suite's node ids a worker collected
@@ -35,8 +36,9 @@ class XdistWorker:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        output: dict[str, Any] = getattr(self.config, "workeroutput")  # noqa: B009  (set by xdist, not typed)
-        output[COLLECTED] = [item.nodeid for item in items if item.nodeid.startswith("smartmaint::")]
+        worker_output(self.config)[COLLECTED] = [
+            item.nodeid for item in items if item.nodeid.startswith("smartmaint::")
+        ]
 
 
 class XdistController:
@@ -71,10 +73,10 @@ class XdistController:
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         duplicated = sorted(i for i, n in Counter(ids).items() if n > 1 and i.startswith("smartmaint::"))
         if duplicated:
-            dsession = self.config.pluginmanager.getplugin("dsession")
-            dsession.shouldstop = (
+            stop_xdist_session(
+                self.config,
                 f"pytest-smartmaint: worker {node.gateway.id} collected suite items that share a node id "
-                f"({', '.join(duplicated[:5])}); xdist would run each of them once and skip the rest silently"
+                f"({', '.join(duplicated[:5])}); xdist would run each of them once and skip the rest silently",
             )
 
     @functools.cached_property

@@ -1,0 +1,110 @@
+"""The live layer's typed seams: memoisation cells, facts bound to their probes, raw command output parsed once.
+
+The shell commands (``stat``, ``id``, ``[ -w ]``) run for real on the host, on real directories: the parser is
+proven on the output the command really prints, not on a string typed in here.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from pytest_smartmaint.live import facts, probes
+from pytest_smartmaint.live.facts import DirectoryAccess, InspectedState, PathOwner
+from pytest_smartmaint.live.once import Once, OncePer
+
+PACKAGE = Path(__file__).resolve().parents[1] / "pytest_smartmaint"
+
+
+def sh(command: str) -> str:
+    return subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=30).stdout
+
+
+def test_once_computes_once_across_threads_and_remembers_an_error() -> None:
+    calls: list[int] = []
+    cell: Once[int] = Once()
+    threads = [threading.Thread(target=lambda: cell.get(lambda: calls.append(1) or len(calls))) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert calls == [1] and cell.get(lambda: 99) == 1 and cell.peek() == 1
+
+    failing: Once[int] = Once()
+    raised: list[int] = []
+
+    def boom() -> int:
+        raised.append(1)
+        raise RuntimeError("probe failed")
+
+    for _ in range(3):
+        with pytest.raises(RuntimeError, match="probe failed"):
+            failing.get(boom)
+    assert raised == [1], "a failed fact is not probed again: every later caller gets the same error"
+    assert failing.peek() is None and Once[int]().peek() is None
+
+
+def test_once_per_key_keeps_each_key_apart() -> None:
+    cells: OncePer[str, str] = OncePer()
+    assert cells.get("api", lambda: "a") == "a"
+    assert cells.get("trainer", lambda: "t") == "t"
+    assert cells.get("api", lambda: "changed") == "a"
+
+
+def test_every_fact_names_a_probe_that_exists() -> None:
+    bound = {name: cls.PROBE for name, cls in vars(facts).items() if isinstance(cls, type) and hasattr(cls, "PROBE")}
+    assert bound, "no fact is bound to its probe"
+    for name, probe in bound.items():
+        assert probes.source(probe), f"{name}.PROBE names {probe}, which is not a module of live/probes"
+
+
+def test_path_owner_reads_what_stat_prints(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    os.chmod(tmp_path, 0o750)
+    owners = PathOwner.parse_lines(sh(PathOwner.command([str(tmp_path), str(tmp_path / "file")])))
+    ids = f"{os.getuid()}:{os.getgid()}"
+    assert [o.owner for o in owners] == [ids, ids]
+    assert owners[0].mode == "750"
+    assert PathOwner.parse_lines("stat: cannot statx '/x': No such file or directory\n") == []
+
+
+def test_directory_access_reads_a_writable_and_a_missing_directory_and_refuses_other_output(tmp_path: Path) -> None:
+    writable = DirectoryAccess.parse(sh(DirectoryAccess.command(str(tmp_path))))
+    assert writable is not None and writable.writable and writable.uid == str(os.getuid())
+    assert writable.owner is not None and writable.owner.owner == f"{os.getuid()}:{os.getgid()}"
+
+    missing = DirectoryAccess.parse(sh(DirectoryAccess.command(str(tmp_path / "no such dir"))))
+    assert missing is not None and missing.owner is None and not missing.writable
+
+    assert DirectoryAccess.parse("sh: 1: id: not found\n") is None
+
+
+def test_inspected_state_tells_a_crash_loop_from_a_first_start() -> None:
+    looping = InspectedState.parse(
+        {
+            "Status": "running",
+            "ExitCode": 0,
+            "RestartCount": 0,
+            "FinishedAt": "2026-12-02T10:00:05.1Z",
+            "Health": {"Log": [{"Output": "curl: (7) refused\nlast line"}]},
+        }
+    )
+    assert looping.looping and looping.exited_before and looping.last_probe == "last line"
+    first = InspectedState.parse({"Status": "running", "FinishedAt": "0001-01-01T00:00:00Z"})
+    assert not first.looping and first.last_probe == "(none yet)"
+    assert InspectedState.parse({}).status == "?"
+
+
+def test_the_live_layer_does_not_import_the_checks() -> None:
+    """The checks hand the live layer their analyses (startup_diagnosis's file findings); it never imports them."""
+    offenders = []
+    for path in sorted((PACKAGE / "live").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and "checks" in node.module.split("."):
+                offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert offenders == []
