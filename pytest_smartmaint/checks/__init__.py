@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import (
+    artifact_store,
     audio_deps,
     backend_schema,
     build_context,
@@ -33,6 +34,7 @@ REGISTRY = Registry(
         audio_deps.CHECK,
         mlflow_reachable.CHECK,
         depends_reachable.CHECK,
+        artifact_store.CHECK,
         model_load.CHECK,
         mlflow_versions.CHECK,
         tests_installed.CHECK,

@@ -147,6 +147,12 @@ def _live(stack: LiveStack, consumer: str) -> None:
             f"it.{_store_fix(stack, consumer)}\n(without :ro, and with the same user: as "
             f"{trainer})"
         )
+    if layer is LoadLayer.ARTIFACT_STORE:
+        fail(
+            f"{head}: its artifacts are in the S3 store {path}, and {consumer} cannot read them:\n  {detail}\n"
+            f"See artifact-store[live-{consumer}], which names the layer that broke (boto3, the endpoint, the "
+            "credentials or the bucket)."
+        )
     if layer is LoadLayer.LIBRARY:
         fail(f"{head}: {detail}\nThe consumer image needs mlflow-skinny (or mlflow), scikit-learn, pandas and skops.")
     if layer is LoadLayer.PREDICT:
@@ -162,6 +168,11 @@ def _live(stack: LiveStack, consumer: str) -> None:
 
 def _registration_cause(error: str) -> str:
     """The cause a failed registration names, on a line of its own; "" when it names none known."""
+    if any(s in error for s in ("botocore", "boto3", "NoSuchBucket", "InvalidAccessKeyId", "SignatureDoesNotMatch")):
+        return (
+            "\nCause: the trainer could not write the model's artifacts to the S3 artifact store; artifact-store "
+            "names the layer that broke."
+        )
     if "/api/2.0/mlflow/logged-models failed with error code 404" in error:
         return (
             "\nCause: the trainer's MLflow 3 logs models through the logged-models API, which the server's MLflow 2 "

@@ -29,6 +29,8 @@ PROBE_ENV = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "AWS_MAX_ATTEMPTS": "2",  # boto3 (an S3 artifact store): a bounded retry, not 5 with backoff
+    "AWS_RETRY_MODE": "standard",
 }
 
 # Find an interpreter the way the image's PATH does (venvs first), then run the script.

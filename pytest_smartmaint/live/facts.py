@@ -233,6 +233,7 @@ class LoadLayer(enum.Enum):
     VERSION_MISSING = "version-missing"
     ARTIFACT_PATH = "artifact-path"
     ARTIFACT_UNWRITABLE = "artifact-unwritable"
+    ARTIFACT_STORE = "artifact-store"  # an S3 store: boto3 missing, or the endpoint, credentials or bucket wrong
     DESERIALIZATION = "deserialization"
     PREDICT = "predict"
 
@@ -294,6 +295,28 @@ class AudioRoundTrip:
             str(failure.get("error") or ""),
             _str(raw.get("numba_cache_dir")),
             _str(raw.get("home")),
+        )
+
+
+@dataclass(frozen=True)
+class S3Access:
+    """The S3 artifact store as one container reaches it: where that broke, and the keys under the smoke model."""
+
+    PROBE: ClassVar[str] = "s3_access"
+    layer: str  # ok, boto3-missing, endpoint-unset, unresolvable, refused, timeout, credentials-*, bucket-missing...
+    detail: str
+    endpoint: str | None  # the container's MLFLOW_S3_ENDPOINT_URL
+    access_key: str | None  # its AWS_ACCESS_KEY_ID (an id, not a secret)
+    keys: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, raw: Json) -> S3Access:
+        return cls(
+            str(raw["layer"]),
+            str(raw.get("detail") or ""),
+            _str(raw.get("endpoint")),
+            _str(raw.get("access_key")),
+            tuple(_strs(raw.get("keys"))),
         )
 
 

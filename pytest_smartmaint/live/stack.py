@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from .. import commands
 from ..errors import SmartmaintError
 from ..static.database import parse_database_uri
+from ..static.s3_store import named_endpoint
 from ..static.stack_model import TRAINER_NAME, StackModel
 from .compose_runner import EXEC_TIMEOUT_S, ComposeRunner, ProbeResult
 from .engine_disk import EngineDisk, read_engine_disk
@@ -31,6 +32,7 @@ from .facts import (
     RegistryLoads,
     RegistryLookup,
     RunningImage,
+    S3Access,
     ServerFacts,
     ServiceFacts,
     SmokeModel,
@@ -167,13 +169,13 @@ class LiveStack:
     def model_load(self, consumer: str) -> ModelLoad:
         """models:/NAME/VERSION of the smoke model as ``consumer`` loads it (every consumer at once, once)."""
         smoke = self.smoke_model()
-        arg = {"name": self.smoke_name, **smoke.as_arg()}
+        arg = {"name": self.smoke_name, **smoke.as_arg(), "s3_endpoint": named_endpoint(self.model)}
         consumers = self.model.roles.consumers
         return picked(self._loads.get(lambda: probe_each(self.runner, consumers, ModelLoad, arg)), consumer)
 
     def reload_smoke_model(self, consumer: str) -> ModelLoad:
         """The smoke model loaded again in ``consumer``, now (not remembered): after a restart or a recreate."""
-        arg = {"name": self.smoke_name, **self.smoke_model().as_arg()}
+        arg = {"name": self.smoke_name, **self.smoke_model().as_arg(), "s3_endpoint": named_endpoint(self.model)}
         return probe(self.runner, consumer, ModelLoad, arg)
 
     def audio_roundtrip(self, service: str) -> AudioRoundTrip:
@@ -249,6 +251,14 @@ class LiveStack:
     def migrations(self, service: str) -> MigrationHistory:
         """The MLflow release in ``service`` and the schema revisions its migrations know (once per service)."""
         return self._migrations.get(service, lambda: probe(self.runner, service, MigrationHistory))
+
+    def s3_access(self, service: str, bucket: str, prefix: str, expected_endpoint: str | None) -> S3Access:
+        """The S3 artifact store as ``service`` reaches it: ``prefix`` of ``bucket`` listed with its own settings.
+
+        ``expected_endpoint``: the endpoint the stack names elsewhere; without one of its own, the service then
+        sends nothing (its boto3 would go to AWS)."""
+        arg = {"bucket": bucket, "prefix": prefix, "expected": expected_endpoint}
+        return probe(self.runner, service, S3Access, arg, timeout=90)
 
     def write_burst(self, client: str, writers: int, runs: int) -> WriteBurst:
         """``writers`` concurrent writers, ``runs`` runs each, from ``client`` to the server (not remembered)."""

@@ -302,6 +302,15 @@ class SmartmaintPlugin:
                 f"smartmaint: mlflow server: backend {m.server.backend_store_uri}; artifacts {m.server.artifact_mode} "
                 f"{m.server.artifact_root}; allowed hosts {m.server.allowed_hosts}"
             )
+            from ..static.s3_store import named_endpoint, s3_store
+
+            store = s3_store(m)
+            if store is not None:
+                mode = "proxied by the server" if store.proxied else "direct from each client"
+                at = named_endpoint(m) or "AWS (no MLFLOW_S3_ENDPOINT_URL)"
+                lines.append(
+                    f"smartmaint: artifact store: S3 {store.uri} at {at}, {mode} ({', '.join(store.accessors)})"
+                )
         if not s.static_only:
             from ..live.engine_disk import read_engine_disk
 

@@ -43,6 +43,20 @@ except MlflowException as e:
 except Exception as e:
     done("registry", type(e).__name__ + ": " + str(e)[:400])
 location = arg.get("artifact_location") or ""
+
+
+def from_s3(e: BaseException) -> bool:
+    """Raised by boto3 or botocore, or for their absence, anywhere in the exception's chain."""
+    seen: BaseException | None = e
+    while seen is not None:
+        if type(seen).__module__.split(".")[0] in ("boto3", "botocore", "s3transfer") or "'boto3'" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+if location.startswith("s3://") and not os.environ.get("MLFLOW_S3_ENDPOINT_URL") and arg.get("s3_endpoint"):
+    done("artifact-store", "MLFLOW_S3_ENDPOINT_URL is not set: boto3 would send the request to AWS (nothing was sent)")
 path = location[len("file://") :] if location.startswith("file://") else location
 if path.startswith("/"):
     out["artifact_path"] = path
@@ -65,6 +79,8 @@ except (PermissionError, OSError) as e:
     )
 except Exception as e:
     text = type(e).__name__ + ": " + str(e)
+    if from_s3(e):
+        done("artifact-store", text[:600])
     done(
         "artifact-path" if "No such artifact" in text else "deserialization",
         text[:600] + "\n" + traceback.format_exc()[-600:],

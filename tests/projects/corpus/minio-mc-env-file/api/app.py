@@ -1,0 +1,3 @@
+import mlflow
+
+model = mlflow.pyfunc.load_model("models:/churn/latest")
