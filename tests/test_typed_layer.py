@@ -14,9 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from pytest_smartmaint.errors import SmartmaintError
 from pytest_smartmaint.live import facts, probes
-from pytest_smartmaint.live.facts import DirectoryAccess, InspectedState, PathOwner
+from pytest_smartmaint.live.compose_runner import ComposeRunner, ProbeResult
+from pytest_smartmaint.live.facts import DirectoryAccess, InspectedState, MigrationHistory, PathOwner
 from pytest_smartmaint.live.once import Once, OncePer
+from pytest_smartmaint.live.probing import picked, probe_each
 
 PACKAGE = Path(__file__).resolve().parents[1] / "pytest_smartmaint"
 
@@ -108,3 +111,32 @@ def test_the_live_layer_does_not_import_the_checks() -> None:
             if isinstance(node, ast.ImportFrom) and node.module and "checks" in node.module.split("."):
                 offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
     assert offenders == []
+
+
+class PrintingRunner(ComposeRunner):
+    """Stands in for containers (a mock, said so): no real container's probe prints a record with a field
+    missing, or fails in one service only on demand. Each service "prints" what ``outputs`` holds for it."""
+
+    def __init__(self, outputs: dict[str, ProbeResult]) -> None:
+        super().__init__([], "stand-in")
+        self.outputs = outputs
+
+    def python(self, service: str, script: str, arg: object = None, timeout: float = 0) -> ProbeResult:
+        return self.outputs[service]
+
+
+def test_probe_each_keeps_one_services_failure_its_own() -> None:
+    good = '{"mlflow": "3.17.2", "revisions": ["b", "a"], "error": null}'
+    runner = PrintingRunner(
+        {
+            "server": ProbeResult("server", 0, good, ""),
+            "broken": ProbeResult("broken", 1, "", "python3: not found"),
+            "garbled": ProbeResult("garbled", 0, '{"revisions": 3}', ""),
+        }
+    )
+    found = probe_each(runner, ["server", "broken", "garbled"], MigrationHistory)
+    assert picked(found, "server").head == "b"
+    with pytest.raises(SmartmaintError, match="exited 1"):
+        picked(found, "broken")
+    with pytest.raises(SmartmaintError, match="the schema_history probe in garbled printed what cannot be read"):
+        picked(found, "garbled")

@@ -48,6 +48,8 @@ def probe_each(
             return probe(runner, service, fact, arg, timeout)
         except SmartmaintError as exc:
             return exc
+        except (KeyError, TypeError, ValueError) as exc:  # output the record cannot read: this service's error alone
+            return SmartmaintError(f"the {fact.PROBE} probe in {service} printed what cannot be read: {exc!r}")
 
     with ThreadPoolExecutor(max_workers=max(1, len(services))) as pool:
         return dict(zip(services, pool.map(one, services), strict=True))
