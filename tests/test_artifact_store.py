@@ -115,3 +115,41 @@ def test_a_proxied_store_asks_only_the_server(project_dir: Path) -> None:
     subjects = [c.subject for c in REGISTRY.static_cases(model, only=["artifact-store"])]
     assert subjects == ["mlflow"]
     assert verdict(model, "artifact-store", "mlflow") == "passed"
+
+
+def test_keys_passed_through_from_the_shell_are_unknown_not_missing(project_dir: Path) -> None:
+    api = "      MLFLOW_S3_ENDPOINT_URL: http://minio:9000\n      AWS_ACCESS_KEY_ID:\n      AWS_SECRET_ACCESS_KEY:\n"
+    message = verdict(load(project_dir, s3_stack(project_dir, api_env=api)), "artifact-store", "api")
+    assert message.startswith("skipped: the files cannot tell whether api reaches s3://mlflow/: its credentials"), (
+        message
+    )
+
+
+def test_boto3s_own_endpoint_variable_counts(project_dir: Path) -> None:
+    api = "      AWS_ENDPOINT_URL_S3: http://minio:9000\n" + KEYS
+    assert verdict(load(project_dir, s3_stack(project_dir, api_env=api)), "artifact-store", "api") == "passed"
+
+
+def test_localhost_is_the_store_in_its_network_namespace(project_dir: Path) -> None:
+    api = "      MLFLOW_S3_ENDPOINT_URL: http://localhost:9000\n" + KEYS
+    shared = s3_stack(project_dir, api_env=api, api_extra="    network_mode: service:minio\n")
+    assert not verdict(load(project_dir, shared), "artifact-store", "api").startswith("api cannot use")
+
+
+def test_mlflow_extras_bring_boto3(project_dir: Path) -> None:
+    text = s3_stack(project_dir, boto3=False)
+    (project_dir / "ml" / "requirements.txt").write_text("mlflow[extras]==3.17.2\nscikit-learn\n", encoding="utf-8")
+    assert verdict(load(project_dir, text), "artifact-store", "trainer") == "passed"
+
+
+def test_the_fix_names_the_endpoint_the_network_resolves_not_a_loopback_one(project_dir: Path) -> None:
+    trainer = "      MLFLOW_S3_ENDPOINT_URL: http://localhost:9000\n" + KEYS
+    message = verdict(
+        load(project_dir, s3_stack(project_dir, trainer_env=trainer, api_env=KEYS)), "artifact-store", "api"
+    )
+    assert "MLFLOW_S3_ENDPOINT_URL: http://minio:9000" in message, message  # the server's, not the trainer's
+
+
+def test_an_endpoint_with_a_port_that_is_no_number_does_not_crash(project_dir: Path) -> None:
+    api = "      MLFLOW_S3_ENDPOINT_URL: http://minio:90OO\n" + KEYS
+    assert verdict(load(project_dir, s3_stack(project_dir, api_env=api)), "artifact-store", "api")

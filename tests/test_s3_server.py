@@ -126,7 +126,15 @@ def s3_probe(arg: dict[str, object], **env: str) -> dict[str, object]:
         ({"AWS_ACCESS_KEY_ID": KEY, "AWS_SECRET_ACCESS_KEY": "not-it"}, "probed", "credentials-rejected"),
         ({"AWS_ACCESS_KEY_ID": "nobody", "AWS_SECRET_ACCESS_KEY": SECRET}, "probed", "credentials-rejected"),
         ({"AWS_ACCESS_KEY_ID": KEY, "AWS_SECRET_ACCESS_KEY": SECRET}, "never-made", "bucket-missing"),
-        ({"AWS_EC2_METADATA_DISABLED": "true"}, "probed", "credentials-missing"),
+        (
+            {
+                "AWS_EC2_METADATA_DISABLED": "true",
+                "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+                "AWS_CONFIG_FILE": "/dev/null",
+            },
+            "probed",
+            "credentials-missing",
+        ),
     ],
     ids=["ok", "wrong-secret", "unknown-key", "no-bucket", "no-credentials"],
 )

@@ -17,14 +17,20 @@ import pytest
 
 from ..static.database import unread_installs
 from ..static.s3_store import (
+    BOTO_ENDPOINTS,
+    BRINGS_BOTO3,
     ENDPOINT,
+    KEY_PAIR,
     LOOPBACK,
+    OTHER_CREDENTIALS,
+    Endpoint,
     S3Store,
     credentials,
     endpoint,
     named_endpoint,
     s3_store,
     serving_service,
+    unresolved,
 )
 from ..static.stack_model import StackModel
 from .base import Case, Check, LiveCase, StaticCase, fail, not_applicable, record_facts
@@ -77,13 +83,21 @@ def _static(model: StackModel, service: str) -> None:
     _boto3(model, service, problems, unknown)
     own = endpoint(model, service)
     expected = named_endpoint(model, besides=service)
-    if own is None and expected is not None:
+    passed = unresolved(model, service)
+    prebuilt = model.images.get(service) is None or service in model.roles.unread  # its image's ENV is unread
+    network_mode = model.service(service).network_mode or ""
+    if own is None and any(n in (ENDPOINT, *BOTO_ENDPOINTS) for n in passed):
+        unknown.append(f"its endpoint ({ENDPOINT} is passed through from the shell that starts the stack)")
+    elif own is None and prebuilt:
+        if expected is not None:
+            unknown.append(f"its endpoint (its image may set {ENDPOINT}: a prebuilt image's ENV is not read here)")
+    elif own is None and expected is not None:
         problems.append(
             f"it has no {ENDPOINT}, while the stack names {expected} elsewhere: its boto3 goes to AWS's S3 with the "
             f"store's keys, and fails there (InvalidAccessKeyId), or hangs where AWS is out of reach.\n"
             f"  Fix, in service {service}:\n    environment:\n      {ENDPOINT}: {expected}"
         )
-    elif own is not None and own.host in LOOPBACK:
+    elif own is not None and own.host in LOOPBACK and not network_mode.startswith(("host", "service:")):
         target = serving_service(model, _host(expected)) if expected else None
         fix = expected if target is not None and expected else f"http://<the S3 service's name>:{own.port or 9000}"
         problems.append(
@@ -95,13 +109,13 @@ def _static(model: StackModel, service: str) -> None:
         unknown.append(f"whether {own.host} (its {ENDPOINT}) resolves: no service of the stack has that name")
     elif own is not None and expected is not None:
         mine, theirs = serving_service(model, own.host), serving_service(model, _host(expected))
-        if mine is not None and theirs is not None and mine.name != theirs.name:
-            problems.append(
-                f"its {ENDPOINT} {own.url} reaches service {mine.name}, while the stack names {expected} "
-                f"({theirs.name}) elsewhere: the two read and write different stores."
-            )
+        if mine is not None and theirs is not None and mine.name != theirs.name:  # a proxy, a cluster node: live tells
+            unknown.append(f"whether {mine.name} ({own.url}) and {theirs.name} ({expected}) serve the same store")
     found = credentials(model, service)
-    if found is None and own is not None:
+    in_stack = own is not None and serving_service(model, own.host) is not None
+    if found is None and (prebuilt or any(n in (*KEY_PAIR, *OTHER_CREDENTIALS) for n in passed)):
+        unknown.append("its credentials (passed through from the shell that starts the stack, or set in its image)")
+    elif found is None and in_stack:
         problems.append(
             "it has no credentials for the store (no AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, no "
             'credentials file or profile): boto3 fails with "NoCredentialsError: Unable to locate credentials".\n'
@@ -109,7 +123,7 @@ def _static(model: StackModel, service: str) -> None:
             "      AWS_SECRET_ACCESS_KEY: ${AWS_SECRET_ACCESS_KEY}"
         )
     elif found is None:
-        unknown.append("its credentials: the files show none, and on AWS they may come from the host's role")
+        unknown.append("its credentials: the files show none, and outside the stack they may come from a role")
     if problems:
         fail(f"{service} cannot use the artifact store: {_why(store)}.\n" + "\n".join(f"- {p}" for p in problems))
     if unknown:
@@ -118,8 +132,6 @@ def _static(model: StackModel, service: str) -> None:
 
 
 def _host(url: str | None) -> str:
-    from ..static.s3_store import Endpoint
-
     return Endpoint.parse(url).host if url else ""
 
 
@@ -128,7 +140,8 @@ def _boto3(model: StackModel, service: str, problems: list[str], unknown: list[s
     if image is None or service in model.roles.unread:
         unknown.append("whether its image holds boto3 (a prebuilt image: the live item imports it)")
         return
-    if image.declares("boto3"):
+    mlflow = image.python_packages.get("mlflow")
+    if any(image.declares(p) for p in BRINGS_BOTO3) or (mlflow is not None and "extras" in mlflow.extras):
         return
     if how := unread_installs(image):
         unknown.append(f"whether its image holds boto3 (it installs through {how})")
@@ -156,16 +169,21 @@ def _live(stack: LiveStack, service: str) -> None:
     model = stack.model
     store = s3_store(model)
     assert store is not None
-    prefix, smoke_error = store.prefix, None
+    bucket, prefix, smoke_error, located = store.bucket, store.prefix, None, True
     try:
         smoke = stack.smoke_model()
-        prefix = _key_prefix(store, smoke.artifact_location)
+        where_logged = _key_prefix(store, smoke.artifact_location)
+        if where_logged is None:  # an experiment of a reused stack made before the store moved to S3
+            located = False
+        else:
+            bucket, prefix = where_logged
     except SmartmaintError as exc:  # the trainer could not log it: the store's root is listed instead
-        smoke_error = str(exc).splitlines()[0][:300]
+        smoke_error = (str(exc).splitlines() or ["(no message)"])[0][:300]
     expected = named_endpoint(model, besides=service)
-    access = stack.s3_access(service, store.bucket, prefix, expected)
-    record_facts(endpoint=access.endpoint, bucket=store.bucket, prefix=prefix, keys=len(access.keys))
-    where = f"s3://{store.bucket}/{prefix}"
+    access = stack.s3_access(service, bucket, prefix, expected)
+    record_facts(endpoint=access.endpoint, bucket=bucket, prefix=prefix, keys=len(access.keys))
+    where = f"s3://{bucket}/{prefix}"
+    at = access.endpoint or "AWS S3"
     head = f"{service} cannot reach the artifact store {store.uri} ({_why(store)})"
     fix_env = f"  Fix, in service {service}:\n    environment:\n      "
     if access.layer == "ok":
@@ -174,7 +192,7 @@ def _live(stack: LiveStack, service: str) -> None:
                 f"{service} reaches {store.uri}, but the smoke model could not be logged: {smoke_error}\n"
                 "See model-load for what the trainer reported."
             )
-        if not any(k.endswith("MLmodel") for k in access.keys):
+        if located and not any(k.endswith("MLmodel") for k in access.keys):
             fail(
                 f"{service} reaches {access.endpoint or 'AWS'} and the bucket {store.bucket}, but finds nothing of the "
                 f"smoke model under {where} (the registry recorded it there): it reads another store than the one "
@@ -198,7 +216,7 @@ def _live(stack: LiveStack, service: str) -> None:
             "      AWS_SECRET_ACCESS_KEY: ..."
         ),
         "credentials-rejected": (
-            f"the store at {access.endpoint} rejects its credentials (access key {access.access_key}): "
+            f"the store at {at} rejects its credentials (access key {access.access_key}): "
             f"{access.detail}\n  "
             + (
                 "The key exists, but the secret is not its secret."
@@ -208,7 +226,7 @@ def _live(stack: LiveStack, service: str) -> None:
             + f" Fix: give {service} the AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY the store was set up with"
         ),
         "bucket-missing": (
-            f"the bucket {store.bucket} does not exist at {access.endpoint}: {access.detail}\n  MLflow creates no "
+            f"the bucket {store.bucket} does not exist at {at}: {access.detail}\n  MLflow creates no "
             "bucket. Fix: a one-shot job that creates it before the server starts (`mc mb --ignore-existing "
             f"<alias>/{store.bucket}`), and the server's depends_on: condition: service_completed_successfully"
         ),
@@ -220,12 +238,16 @@ def _live(stack: LiveStack, service: str) -> None:
     fail(f"{head}:\n- {causes.get(access.layer, f'{access.layer}: {access.detail}')}")
 
 
-def _key_prefix(store: S3Store, location: str) -> str:
-    """The smoke model's key prefix in the bucket, from the artifact location the registry recorded."""
+def _key_prefix(store: S3Store, location: str) -> tuple[str, str] | None:
+    """The smoke model's bucket and key prefix, from the artifact location the registry recorded; None when it
+    is not in S3 (an experiment made before the store moved there)."""
     if location.startswith("s3://"):
-        return location.split("/", 3)[3] if location.count("/") >= 3 else ""
-    path = location.split(":", 1)[-1].lstrip("/")  # mlflow-artifacts:/<path>: under the destination
-    return "/".join(p for p in (store.prefix.rstrip("/"), path) if p)
+        bucket, _, key = location[len("s3://") :].partition("/")
+        return bucket, key
+    if store.proxied and location.startswith("mlflow-artifacts:"):
+        path = location.split(":", 1)[-1].lstrip("/")  # mlflow-artifacts:/<path>: under the destination
+        return store.bucket, "/".join(p for p in (store.prefix.rstrip("/"), path) if p)
+    return None
 
 
 CHECK = Check(NAME, static=static_cases, live=live_cases)

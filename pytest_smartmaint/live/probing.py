@@ -34,8 +34,13 @@ def script(name: str) -> str:
 
 
 def probe(runner: ComposeRunner, service: str, fact: type[F], arg: Any = None, timeout: float = EXEC_TIMEOUT_S) -> F:
-    """``fact`` as ``service``'s container prints it; a probe that fails raises, naming the service."""
-    return fact.parse(runner.python(service, script(fact.PROBE), arg, timeout).json())
+    """``fact`` as ``service``'s container prints it; a probe that fails, or prints what the record cannot read,
+    raises SmartmaintError naming the service."""
+    printed = runner.python(service, script(fact.PROBE), arg, timeout).json()
+    try:
+        return fact.parse(printed)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SmartmaintError(f"the {fact.PROBE} probe in {service} printed what cannot be read: {exc!r}") from None
 
 
 def probe_each(
@@ -46,10 +51,8 @@ def probe_each(
     def one(service: str) -> F | SmartmaintError:
         try:
             return probe(runner, service, fact, arg, timeout)
-        except SmartmaintError as exc:
+        except SmartmaintError as exc:  # this service's error alone
             return exc
-        except (KeyError, TypeError, ValueError) as exc:  # output the record cannot read: this service's error alone
-            return SmartmaintError(f"the {fact.PROBE} probe in {service} printed what cannot be read: {exc!r}")
 
     with ThreadPoolExecutor(max_workers=max(1, len(services))) as pool:
         return dict(zip(services, pool.map(one, services), strict=True))

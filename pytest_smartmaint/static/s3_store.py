@@ -17,6 +17,10 @@ from .compose import Service
 from .stack_model import StackModel
 
 ENDPOINT = "MLFLOW_S3_ENDPOINT_URL"
+# where MLflow sets no endpoint, boto3 (1.28+) reads these, the service-specific one first
+BOTO_ENDPOINTS = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+# declared, each of these brings boto3 (mlflow's extras, SageMaker's SDK)
+BRINGS_BOTO3 = ("boto3", "sagemaker", "awswrangler")
 KEY_PAIR = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 # set, any of these tells boto3 where else to find credentials (a file, a profile, a role, a container agent)
 OTHER_CREDENTIALS = (
@@ -73,6 +77,14 @@ def environment(model: StackModel, service: str) -> Mapping[str, str]:
     return merged
 
 
+def unresolved(model: StackModel, service: str) -> tuple[str, ...]:
+    """The S3 variables the service passes through from the shell (``- AWS_ACCESS_KEY_ID``, ``${VAR}`` unset here):
+    their values are known only where the stack runs."""
+    names = (ENDPOINT, *BOTO_ENDPOINTS, *KEY_PAIR, *OTHER_CREDENTIALS)
+    environment = model.service(service).environment
+    return tuple(n for n in names if n in environment and not environment[n])
+
+
 @dataclass(frozen=True)
 class Endpoint:
     url: str
@@ -82,11 +94,17 @@ class Endpoint:
     @classmethod
     def parse(cls, url: str) -> Endpoint:
         parts = urlsplit(url if "://" in url else f"http://{url}")
-        return cls(url, (parts.hostname or "").lower(), parts.port)
+        try:
+            port = parts.port
+        except ValueError:  # not a number: boto3 refuses it too, and says so
+            port = None
+        return cls(url, (parts.hostname or "").lower(), port)
 
 
 def endpoint(model: StackModel, service: str) -> Endpoint | None:
-    value = environment(model, service).get(ENDPOINT)
+    """The endpoint the service's boto3 uses: MLflow's variable, else boto3's own; None: AWS."""
+    env = environment(model, service)
+    value = next((env[k] for k in (ENDPOINT, *BOTO_ENDPOINTS) if env.get(k)), None)
     return Endpoint.parse(value) if value else None
 
 
@@ -116,8 +134,11 @@ def named_endpoint(model: StackModel, besides: str | None = None) -> str | None:
     store = s3_store(model)
     if store is None or model.server is None:
         return None
-    for service in dict.fromkeys((model.server.service, *store.accessors)):
-        found = endpoint(model, service) if service != besides else None
-        if found is not None:
-            return found.url
-    return None
+    named = [
+        found
+        for service in dict.fromkeys((model.server.service, *store.accessors))
+        if service != besides and (found := endpoint(model, service)) is not None
+    ]
+    # a name the compose network resolves first: a loopback one works only where it is written
+    named.sort(key=lambda e: serving_service(model, e.host) is None)
+    return named[0].url if named else None

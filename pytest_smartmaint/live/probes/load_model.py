@@ -55,7 +55,8 @@ def from_s3(e: BaseException) -> bool:
     return False
 
 
-if location.startswith("s3://") and not os.environ.get("MLFLOW_S3_ENDPOINT_URL") and arg.get("s3_endpoint"):
+endpoints = ("MLFLOW_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+if location.startswith("s3://") and not any(os.environ.get(n) for n in endpoints) and arg.get("s3_endpoint"):
     done("artifact-store", "MLFLOW_S3_ENDPOINT_URL is not set: boto3 would send the request to AWS (nothing was sent)")
 path = location[len("file://") :] if location.startswith("file://") else location
 if path.startswith("/"):

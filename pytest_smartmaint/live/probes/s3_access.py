@@ -17,7 +17,9 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 arg = json.loads(sys.argv[1])
-endpoint = os.environ.get("MLFLOW_S3_ENDPOINT_URL") or ""
+# MLflow's variable, else what boto3 (1.28+) reads where MLflow sets none
+names = ("MLFLOW_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+endpoint = next((os.environ[n] for n in names if os.environ.get(n)), "")
 out: dict[str, Any] = {"endpoint": endpoint or None, "keys": [], "access_key": os.environ.get("AWS_ACCESS_KEY_ID")}
 
 
@@ -37,7 +39,14 @@ if not endpoint and arg.get("expected"):
     done("endpoint-unset", "MLFLOW_S3_ENDPOINT_URL is not set: boto3 would send the request to AWS")
 if endpoint:
     parts = urlsplit(endpoint)
-    host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as e:
+        done("s3-error", "the endpoint %s is not a URL boto3 takes: %s" % (endpoint, e))
+    if not host or parts.scheme not in ("http", "https"):
+        done(
+            "s3-error", "the endpoint %s is not a URL boto3 takes (it needs http:// or https:// and a host)" % endpoint
+        )
     try:
         socket.getaddrinfo(host, port)
     except OSError as e:
@@ -49,8 +58,9 @@ if endpoint:
     except OSError as e:
         done("refused", "%s:%d: %s" % (host, port, e))
 config = Config(connect_timeout=5, read_timeout=15, retries={"max_attempts": 2, "mode": "standard"})
-client = boto3.client("s3", endpoint_url=endpoint or None, config=config)
+verify = os.environ.get("MLFLOW_S3_IGNORE_TLS", "").lower() not in ("true", "1")  # as MLflow passes it
 try:
+    client = boto3.client("s3", endpoint_url=endpoint or None, config=config, verify=verify)
     listed = client.list_objects_v2(Bucket=arg["bucket"], Prefix=arg.get("prefix") or "", MaxKeys=200)
 except NoCredentialsError as e:
     done("credentials-missing", str(e))
@@ -64,7 +74,7 @@ except ClientError as e:
         "AccessDenied": "permission-denied",
     }.get(code, "s3-error")
     done(layer, "%s: %s" % (code, error.get("Message") or e))
-except BotoCoreError as e:
+except (BotoCoreError, ValueError) as e:
     done("s3-error", type(e).__name__ + ": " + str(e))
 out["keys"] = [str(o["Key"]) for o in listed.get("Contents") or []]
 done("ok")
