@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import re
+import urllib.parse
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -79,6 +81,61 @@ def positive_int(value: str) -> int:
     return number
 
 
+SERVING_PLACEHOLDERS = ("{model_name}", "{model_version}", "{features}")
+SERVING_EXAMPLE = (
+    'http://api:8000/api/v1/ml/predict {"model_name": "{model_name}", "model_version": "{model_version}", '
+    '"features": {features}}'
+)
+
+
+@dataclass(frozen=True)
+class ServingRequest:
+    """ini ``smartmaint_serving_request``: the URL of the API's prediction endpoint on the compose network
+    (its host is a service) and the JSON body to POST there, with the smoke model's name, version and
+    feature rows filled in for ``{model_name}``, ``{model_version}`` and ``{features}``."""
+
+    url: str
+    body_template: str
+
+    @property
+    def service(self) -> str:
+        return urllib.parse.urlsplit(self.url).hostname or ""
+
+    @property
+    def sends_features(self) -> bool:
+        return "{features}" in self.body_template
+
+    def body(self, name: str, version: str, features: Sequence[Sequence[float]]) -> str:
+        filled = self.body_template.replace("{model_name}", name).replace("{model_version}", version)
+        return filled.replace("{features}", json.dumps([list(row) for row in features]))
+
+    @classmethod
+    def parse(cls, value: Any) -> ServingRequest | None:
+        text = " ".join(value) if isinstance(value, list) else str(value or "")
+        text = text.strip()
+        if not text:
+            return None
+        url, _, body = text.partition(" ")
+        parts = urllib.parse.urlsplit(url)
+        problem = ""
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            problem = f"{url!r} is not an http:// URL whose host is a service of the stack"
+        elif not body.strip():
+            problem = "the JSON body is missing after the URL"
+        else:
+            try:
+                json.loads(cls(url, body.strip()).body("name", "1", [[0.0]]))
+            except ValueError as exc:
+                problem = f"the body is not JSON once {', '.join(SERVING_PLACEHOLDERS)} are filled in ({exc})"
+        if problem:
+            raise pytest.UsageError(
+                f"smartmaint_serving_request: {problem}. Current input: {text!r}.\n"
+                f"Write the URL, a space, then the JSON body, for example:\n"
+                f"  smartmaint_serving_request = {SERVING_EXAMPLE}"
+            )
+        return cls(url, body.strip())
+
+
 @dataclass(frozen=True)
 class Settings:
     compose_files: tuple[Path, ...]
@@ -93,6 +150,7 @@ class Settings:
     startup_timeout_s: int = 300
     teardown_timeout_s: int = 120  # `down` longer than this is cut, and reported with the command to finish it
     min_free_gb: float = 10.0  # the engine's free disk below which nothing is built (0: no limit)
+    serving: ServingRequest | None = None  # ini smartmaint_serving_request
 
     @classmethod
     def from_config(cls, config: ConfigLike) -> Settings:
@@ -124,6 +182,7 @@ class Settings:
             startup_timeout_s=_ini_int(config, "smartmaint_startup_timeout"),
             teardown_timeout_s=_ini_int(config, "smartmaint_teardown_timeout"),
             min_free_gb=_ini_gb(config, "smartmaint_min_free_gb"),
+            serving=ServingRequest.parse(config.getini("smartmaint_serving_request")),
         )
 
     @property

@@ -34,5 +34,6 @@ def test_an_s3_artifact_store_passes_the_whole_suite(tmp_path: Path) -> None:
         assert facts["endpoint"] == "http://s3:9000" and facts["bucket"] == "mlflow", facts
         assert facts["keys"] >= 2 and str(facts["prefix"]).startswith("artifacts/"), facts  # MLmodel and the model
         assert items[f"model-load[live-{service}]"]["outcome"] == "passed"  # loaded through S3
+    assert items["serving[live-api]"]["outcome"] == "passed"  # the api's own endpoint, through S3
     header = "smartmaint: artifact store: S3 s3://mlflow/artifacts at http://s3:9000, direct from each client"
     assert f"{header} (notebook_runner, api)" in result.stdout

@@ -321,6 +321,61 @@ class S3Access:
 
 
 @dataclass(frozen=True)
+class ServingAnswer:
+    """What an API's endpoint answered to a POST from another container of the stack."""
+
+    PROBE: ClassVar[str] = "serving_request"
+    status: int | None
+    body: str
+    error: str  # what kept the request from an answer: refused, unresolvable, timed out
+    seconds: float
+
+    @classmethod
+    def parse(cls, raw: Json) -> ServingAnswer:
+        status = raw.get("status")
+        return cls(
+            status if isinstance(status, int) else None,
+            str(raw.get("body") or ""),
+            str(raw.get("error") or ""),
+            float(cast(float, raw.get("seconds") or 0.0)),
+        )
+
+
+@dataclass(frozen=True)
+class ProcessSettings:
+    """The MLflow and AWS settings of each readable process of a container, and of a ``docker exec`` in it."""
+
+    PROBE: ClassVar[str] = "process_env"
+    exec_settings: Mapping[str, str]
+    processes: tuple[tuple[int, str, Mapping[str, str]], ...]  # (pid, command line, settings)
+
+    @classmethod
+    def parse(cls, raw: Json) -> ProcessSettings:
+        processes = cast(list[Mapping[str, object]], raw["processes"])
+        return cls(
+            {str(k): str(v) for k, v in cast(Mapping[str, object], raw["exec_settings"]).items()},
+            tuple(
+                (
+                    int(cast(int, p["pid"])),
+                    str(p["command"]),
+                    {str(k): str(v) for k, v in cast(Mapping[str, object], p["settings"]).items()},
+                )
+                for p in processes
+            ),
+        )
+
+    def differing(self, ignored: Sequence[str] = ()) -> list[tuple[int, str, str, str | None, str | None]]:
+        """(pid, command, setting, the process's value, the exec's value) wherever a process reads another
+        value than ``docker exec`` sees; ``ignored``: settings the exec itself added."""
+        found = []
+        for pid, command, settings in self.processes:
+            for name in sorted({*settings, *self.exec_settings} - set(ignored)):
+                if settings.get(name) != self.exec_settings.get(name):
+                    found.append((pid, command, name, settings.get(name), self.exec_settings.get(name)))
+        return found
+
+
+@dataclass(frozen=True)
 class RegistryLoads:
     """The latest version of every registered model as one consumer loads it."""
 

@@ -28,6 +28,7 @@ from .facts import (
     Listener,
     MigrationHistory,
     ModelLoad,
+    ProcessSettings,
     Reach,
     RegistryLoads,
     RegistryLookup,
@@ -35,6 +36,7 @@ from .facts import (
     S3Access,
     ServerFacts,
     ServiceFacts,
+    ServingAnswer,
     SmokeModel,
     SmokeModelRemoved,
     TestTooling,
@@ -259,6 +261,15 @@ class LiveStack:
         sends nothing (its boto3 would go to AWS)."""
         arg = {"bucket": bucket, "prefix": prefix, "expected": expected_endpoint}
         return probe(self.runner, service, S3Access, arg, timeout=90)
+
+    def serving_answer(self, url: str, body: str, timeout: float) -> ServingAnswer:
+        """``body`` POSTed to ``url`` from the trainer's container, as another service of the stack calls the API
+        (not remembered: each call is a request)."""
+        return probe(self.runner, self.trainer(), ServingAnswer, {"url": url, "body": body, "timeout": timeout})
+
+    def process_settings(self, service: str) -> ProcessSettings:
+        """The MLflow and AWS settings each process of ``service`` was started with (not remembered)."""
+        return probe(self.runner, service, ProcessSettings)
 
     def write_burst(self, client: str, writers: int, runs: int) -> WriteBurst:
         """``writers`` concurrent writers, ``runs`` runs each, from ``client`` to the server (not remembered)."""

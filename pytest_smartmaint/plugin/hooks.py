@@ -123,6 +123,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Seconds `docker compose down` may take before it is cut and reported.",
     )
     parser.addini(
+        "smartmaint_serving_request",
+        default="",
+        help="URL of the API's prediction endpoint (its host a service) and the JSON body to POST, with "
+        "{model_name}, {model_version} and {features} filled in from the smoke model (default: no serving item).",
+    )
+    parser.addini(
         "smartmaint_min_free_gb",
         default="10",
         help="Free GB on the engine's data root below which the stack is not built (0: no limit).",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import SmartmaintError
-from ..settings import ROLE_INI, Settings
+from ..settings import ROLE_INI, ServingRequest, Settings
 from .compose import ComposeProject, Service, load_project
 from .image_facts import Identity, ImageFacts, read_image_facts, resolve_user
 from .mlflow_server import (
@@ -62,6 +62,7 @@ class StackModel:
     roles: Roles
     server: ServerSettings | None
     build_context_max_mb: int = 200
+    serving: ServingRequest | None = None  # ini smartmaint_serving_request
 
     def service(self, name: str) -> Service:
         return self.project.services[name]
@@ -134,7 +135,12 @@ def build_model(settings: Settings) -> StackModel:
     roles = detect_roles(project, images, settings.roles)
     server = server_settings(project.services[roles.server], images[roles.server]) if roles.server else None
     return StackModel(
-        project=project, images=images, roles=roles, server=server, build_context_max_mb=settings.build_context_max_mb
+        project=project,
+        images=images,
+        roles=roles,
+        server=server,
+        build_context_max_mb=settings.build_context_max_mb,
+        serving=settings.serving,
     )
 
 
