@@ -6,13 +6,14 @@ every test directory, and the pytester runs started from the repository, see the
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,9 +111,12 @@ Records = list[dict[str, Any]]
 SUITE = (sys.executable, "-m", "pytest", "--smartmaint", "-m", "smartmaint", "-p", "no:cacheprovider", "-rA")
 
 
-def run_suite(out: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], Records]:
+def run_suite(
+    out: Path, *args: str, env: Mapping[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess[str], Records]:
     """`pytest --smartmaint -m smartmaint` in the repository, as a user runs it, with a JSON report and
-    junitxml in ``out`` (report.json, junit.xml); ``args`` name the compose files and the rest."""
+    junitxml in ``out`` (report.json, junit.xml); ``args`` name the compose files and the rest, ``env``
+    is added to the environment."""
     out.mkdir(parents=True, exist_ok=True)
     report = out / "report.json"
     command = [
@@ -121,7 +125,10 @@ def run_suite(out: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], 
         f"--junitxml={out / 'junit.xml'}",
         *args,
     ]
-    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=1800, check=False)
+    environment = {**os.environ, **env} if env else None
+    result = subprocess.run(
+        command, cwd=REPO, capture_output=True, text=True, timeout=1800, check=False, env=environment
+    )
     recorded(result.stdout + result.stderr)
     return result, json.loads(report.read_text()) if report.exists() else []
 
@@ -139,13 +146,26 @@ class ReferenceRun:
 
 
 @pytest.fixture(scope="session")
-def reference_run(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> ReferenceRun:
-    out = tmp_path_factory.mktemp("reference")
-    start = len(RUN_OUTPUTS)
-    result, records = run_suite(out, "--smartmaint-compose-file", "docker-compose.test.yml")
-    projects = {name for output in RUN_OUTPUTS[start:] for name in PROJECT_NAME.findall(output)}
-    assert projects and not project_resources(projects), f"the reference run left {project_resources(projects)}"
-    return ReferenceRun(result, records, out)
+def reference_run(docker_engine: None, tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> ReferenceRun:
+    """Run once per test session, also under xdist: the first worker that needs it runs it, under a lock in
+    the directory every worker's temporary directory is in, and the others read what it saved there
+    (pytest-xdist's recipe for a session fixture that runs once)."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base if worker_id == "master" else base.parent
+    out, saved = shared / "reference", shared / "reference" / "run.json"
+    with (shared / "reference.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if saved.exists():
+            run = json.loads(saved.read_text())
+            result = subprocess.CompletedProcess(run["args"], run["returncode"], run["stdout"], run["stderr"])
+            return ReferenceRun(result, json.loads((out / "report.json").read_text()), out)
+        start = len(RUN_OUTPUTS)
+        result, records = run_suite(out, "--smartmaint-compose-file", "docker-compose.test.yml")
+        projects = {name for output in RUN_OUTPUTS[start:] for name in PROJECT_NAME.findall(output)}
+        assert projects and not project_resources(projects), f"the reference run left {project_resources(projects)}"
+        fields = ("args", "returncode", "stdout", "stderr")
+        saved.write_text(json.dumps({name: getattr(result, name) for name in fields}))
+        return ReferenceRun(result, records, out)
 
 
 @pytest.fixture

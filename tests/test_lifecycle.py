@@ -15,11 +15,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, SUITE, VARIANTS, executed, project_resources, recorded
+from conftest import REPO, SUITE, VARIANTS, Run, executed, project_resources, recorded
 
 pytestmark = [pytest.mark.live, pytest.mark.usefixtures("no_leftovers")]
 COMPOSE = REPO / "docker-compose.test.yml"
@@ -296,41 +297,6 @@ def test_keep_leaves_the_stack_and_says_how_to_remove_it() -> None:
     assert project not in running_projects()
 
 
-def test_xdist_run_brings_the_stack_up_once(tmp_path: Path) -> None:
-    """Every stack a run brings up creates containers whose compose files include the run's own override,
-    which lives in the run's TMPDIR: the projects of other runs on the engine are not counted."""
-    label = '{{index .Actor.Attributes "com.docker.compose.project"}} '
-    label += '{{index .Actor.Attributes "com.docker.compose.project.config_files"}}'
-    watcher = subprocess.Popen(
-        ["docker", "events", "--filter", "type=container", "--filter", "event=create", "--format", label],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        time.sleep(1)  # the watcher is subscribed before the run starts
-        result = subprocess.run(
-            command("-n", "2", "--dist", "loadgroup", "-k", "live and not audio and not model-load"),
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=1200,
-            env={**os.environ, "TMPDIR": str(tmp_path)},
-        )
-        recorded(result.stdout + result.stderr)
-        time.sleep(1)
-    finally:
-        watcher.terminate()
-    events = [line.split(" ", 1) for line in watcher.communicate(timeout=10)[0].splitlines() if " " in line]
-    created = {project for project, files in events if str(tmp_path) in files}
-    assert result.returncode == 0, result.stdout[-4000:]
-    assert len(created) == 1, created
-    # the recreate runs only where the live items really share one worker; else it says why it did not
-    assert (
-        "PASSED smartmaint::sqlite-backend[live-mlflow-restart-recreate]" in result.stdout
-        or "the live items are not in one xdist worker" in result.stdout
-    ), result.stdout[-3000:]
-
-
 USER_CONTAINER_NAME = "shopfloor-mlflow"
 
 
@@ -389,12 +355,39 @@ def containers(project: str) -> dict[str, str]:
     }
 
 
-def test_reuse_mode_checks_a_running_stack_without_touching_it(user_stack: tuple[str, list[str]]) -> None:
-    project, compose = user_stack
+def reuse_run(project: str, out: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], Run]:
+    """The live tier in reuse mode on the user's stack: its result, and what it executed."""
+    report, junit = out.with_suffix(".json"), out.with_suffix(".xml")
+    result = run(
+        "-k", "live", f"--smartmaint-project={project}", f"--smartmaint-report={report}", f"--junitxml={junit}", *args
+    )
+    return result, executed(junit, report) if report.exists() and junit.exists() else (set(), [])
+
+
+@pytest.fixture(scope="module")
+def reused(user_stack: tuple[str, list[str]], tmp_path_factory: pytest.TempPathFactory) -> ReusedRun:
+    """One reuse-mode run without xdist, shared by the tests that judge it: the containers before and after it."""
+    project, _ = user_stack
     before = containers(project)
-    result = run("-k", "live", f"--smartmaint-project={project}")
+    result, executed_run = reuse_run(project, tmp_path_factory.mktemp("reuse") / "no-xdist")
+    return ReusedRun(result, executed_run, before, containers(project))
+
+
+@dataclass(frozen=True)
+class ReusedRun:
+    result: subprocess.CompletedProcess[str]
+    executed: Run
+    before: dict[str, str]
+    after: dict[str, str]
+
+
+def test_reuse_mode_checks_a_running_stack_without_touching_it(
+    user_stack: tuple[str, list[str]], reused: ReusedRun
+) -> None:
+    _, compose = user_stack
+    result = reused.result
     assert result.returncode == 0, result.stdout[-4000:]
-    assert containers(project) == before  # same containers, same start times, still running
+    assert reused.after == reused.before  # same containers, same start times, still running
     assert "SKIPPED" in result.stdout and "never done to a stack the plugin did not start" in result.stdout
     assert "PASSED smartmaint::model-load[live-api-registry]" in result.stdout  # fraud-detector loads in the api
     assert "PASSED smartmaint::stale-image[live-mlflow]" in result.stdout  # built from the files as they are
@@ -432,26 +425,14 @@ def test_reuse_mode_names_an_image_older_than_its_files(user_stack: tuple[str, l
 
 
 def test_reuse_mode_under_xdist_runs_the_same_items_and_leaves_no_smoke_model(
-    user_stack: tuple[str, list[str]], tmp_path: Path
+    user_stack: tuple[str, list[str]], reused: ReusedRun, tmp_path: Path
 ) -> None:
     project, compose = user_stack
-    runs = {}
-    for mode, args in (
-        ("no-xdist", ()),
-        ("loadgroup", ("-n", "2", "--dist", "loadgroup")),
-        ("load", ("-n", "2", "--dist", "load")),
-    ):
-        report, junit = tmp_path / f"{mode}.json", tmp_path / f"{mode}.xml"
-        result = run(
-            "-k",
-            "live",
-            f"--smartmaint-project={project}",
-            f"--smartmaint-report={report}",
-            f"--junitxml={junit}",
-            *args,
-        )
+    assert reused.result.returncode == 0, reused.result.stdout[-3000:]
+    runs = {"no-xdist": reused.executed}
+    for mode, args in (("loadgroup", ("-n", "2", "--dist", "loadgroup")), ("load", ("-n", "2", "--dist", "load"))):
+        result, runs[mode] = reuse_run(project, tmp_path / mode, *args)
         assert result.returncode == 0, (mode, result.stdout[-3000:])
-        runs[mode] = executed(junit, report)
     assert runs["no-xdist"][0]  # (the ids' agreement with the records is asserted by executed())
     assert runs["loadgroup"] == runs["no-xdist"] and runs["load"] == runs["no-xdist"]
     names = registered_models(compose)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -92,10 +93,30 @@ def test_workers_that_collect_another_suite_than_the_controller_fail_the_run(
     assert result.parseoutcomes().get("failed") is None  # every item passed: the guard alone fails the run
 
 
-def live_run(*args: str, out: Path) -> tuple[subprocess.CompletedProcess[str], Run, bool]:
-    """One live run of the reference stack: its result, what it executed, and whether xdist grouped it."""
-    result, _ = run_suite(out, "-k", "live", "--smartmaint-compose-file", "docker-compose.test.yml", *args)
-    return result, executed(out / "junit.xml", out / "report.json"), grouped(out / "junit.xml")
+def live_run(*args: str, out: Path) -> tuple[subprocess.CompletedProcess[str], Run, bool, set[str]]:
+    """One live run of the reference stack: its result, what it executed, whether xdist grouped it, and the
+    compose projects whose containers it created.
+
+    Every stack a run brings up creates containers whose compose files include the run's own override, which
+    lives in the run's TMPDIR (here ``out``): the projects of other runs on the engine are not counted."""
+    label = '{{index .Actor.Attributes "com.docker.compose.project"}} '
+    label += '{{index .Actor.Attributes "com.docker.compose.project.config_files"}}'
+    watcher = subprocess.Popen(
+        ["docker", "events", "--filter", "type=container", "--filter", "event=create", "--format", label],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(1)  # the watcher is subscribed before the run starts
+        result, _ = run_suite(
+            out, "-k", "live", "--smartmaint-compose-file", "docker-compose.test.yml", *args, env={"TMPDIR": str(out)}
+        )
+        time.sleep(1)
+    finally:
+        watcher.terminate()
+    events = [line.split(" ", 1) for line in watcher.communicate(timeout=10)[0].splitlines() if " " in line]
+    created = {project for project, files in events if str(out) in files}
+    return result, executed(out / "junit.xml", out / "report.json"), grouped(out / "junit.xml"), created
 
 
 def live_part(run: Run) -> Run:
@@ -110,8 +131,13 @@ def test_live_tier_runs_the_same_items_with_and_without_xdist(tmp_path: Path, re
     runs = {"no-xdist": live_part(executed(reference_run.out / "junit.xml", reference_run.out / "report.json"))}
     groups = {"no-xdist": False}
     for mode, args in zip(MODE_IDS[1:], XDIST_MODES[1:], strict=True):
-        result, runs[mode], groups[mode] = live_run(*args, out=tmp_path / mode)
+        result, runs[mode], groups[mode], created = live_run(*args, out=tmp_path / mode)
         assert result.returncode == 0, (mode, result.stdout[-3000:])
+        assert len(created) == 1, (mode, created)  # two workers, one stack brought up
+        assert (  # the recreate runs only where the live items share one worker; else it says why it did not
+            "PASSED smartmaint::sqlite-backend[live-mlflow-restart-recreate]" in result.stdout
+            or "the live items are not in one xdist worker" in result.stdout
+        ), (mode, result.stdout[-3000:])
     baseline_ids, baseline = runs["no-xdist"]
     assert ("sqlite-backend", "live", "mlflow-restart-recreate", "passed") in baseline  # one worker: it runs
     recreate = {
