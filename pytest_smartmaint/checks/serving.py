@@ -110,7 +110,10 @@ def _causes(stack: LiveStack, service: str, answer: ServingAnswer) -> Iterator[s
     from ..live.facts import LoadLayer
 
     if answer.status is None and "refused" in answer.error.lower():
-        listening = ", ".join(f"{one.address}:{one.port}" for one in stack.listeners(service)) or "no TCP port"
+        try:
+            listening = ", ".join(f"{one.address}:{one.port}" for one in stack.listeners(service)) or "no TCP port"
+        except SmartmaintError as exc:  # the cause stays what the request said
+            listening = f"(its listeners could not be read: {exc})"
         yield f"\nNothing listens at that port in {service}; it listens at {listening}."
     elif answer.status is None and "timed out" in answer.error.lower():
         yield (
