@@ -7,6 +7,7 @@ test_live_s3.py), and tests/variants/api-process-own-tracking-uri.yml fails it w
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,9 +15,10 @@ from pathlib import Path
 import pytest
 
 from conftest import PROJECTS
-from pytest_smartmaint.checks.serving import _equal, _number_lists, _prediction_problem
+from pytest_smartmaint.checks.serving import _equal, _number_lists, _prediction_problem, live_cases
 from pytest_smartmaint.live.facts import ProcessSettings, ServingAnswer
 from pytest_smartmaint.settings import ServingRequest
+from static_helpers import load
 
 BODY = '{"model_name": "{model_name}", "model_version": "{model_version}", "features": {features}}'
 REQUEST = f"http://api:8000/api/v1/ml/predict {BODY}"
@@ -59,16 +61,16 @@ def _collect(project: Path, *ini: str) -> str:
 
 def test_without_the_setting_one_item_skips_saying_how_to_set_it(tmp_path: Path) -> None:
     """A user's repository, as a first run finds it: the item is there, and its skip says what to write."""
-    import shutil
-
     shutil.copytree(PROJECTS / "base", tmp_path / "repo")
     out = _collect(tmp_path / "repo")
     assert "smartmaint::serving[live-n/a]" in out, out
     out = _collect(tmp_path / "repo", f"smartmaint_serving_request = {REQUEST}")
     assert "smartmaint::serving[live-api]" in out, out
-    from pytest_smartmaint.checks.serving import UNSET
-
-    assert "smartmaint_serving_request = 'http://api:8000/api/v1/ml/predict" in UNSET
+    (case,) = live_cases(load(tmp_path / "repo"))  # unset: the one item, run, skips with what to write
+    with pytest.raises(pytest.skip.Exception) as skipped:
+        case.run(None)  # type: ignore[arg-type]  (a not-applicable item looks at no stack)
+    assert "no smartmaint_serving_request is set" in skipped.value.msg
+    assert "smartmaint_serving_request = 'http://api:8000/api/v1/ml/predict" in skipped.value.msg
 
 
 def test_a_prediction_is_a_list_in_the_answer_equal_to_the_trainers() -> None:

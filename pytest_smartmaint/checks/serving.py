@@ -61,7 +61,8 @@ def _live(stack: LiveStack, request: ServingRequest) -> None:
     except SmartmaintError as exc:
         fail(f"The smoke model could not be trained and registered, so {service} cannot be asked to serve it:\n{exc}")
     uri = f"models:/{stack.smoke_name}/{smoke.version}"
-    answer = stack.serving_answer(request.url, request.body(stack.smoke_name, smoke.version, smoke.features), TIMEOUT_S)
+    body = request.body(stack.smoke_name, smoke.version, smoke.features)
+    answer = stack.serving_answer(caller, request.url, body, TIMEOUT_S)
     record_facts(url=request.url, caller=caller, status=answer.status, seconds=answer.seconds)
     if answer.status is not None and 200 <= answer.status < 300:
         problem = _prediction_problem(request, answer, smoke.expected)

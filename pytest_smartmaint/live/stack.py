@@ -262,10 +262,10 @@ class LiveStack:
         arg = {"bucket": bucket, "prefix": prefix, "expected": expected_endpoint}
         return probe(self.runner, service, S3Access, arg, timeout=90)
 
-    def serving_answer(self, url: str, body: str, timeout: float) -> ServingAnswer:
-        """``body`` POSTed to ``url`` from the trainer's container, as another service of the stack calls the API
+    def serving_answer(self, caller: str, url: str, body: str, timeout: float) -> ServingAnswer:
+        """``body`` POSTed to ``url`` from ``caller``'s container, as another service of the stack calls the API
         (not remembered: each call is a request)."""
-        return probe(self.runner, self.trainer(), ServingAnswer, {"url": url, "body": body, "timeout": timeout})
+        return probe(self.runner, caller, ServingAnswer, {"url": url, "body": body, "timeout": timeout})
 
     def process_settings(self, service: str) -> ProcessSettings:
         """The MLflow and AWS settings each process of ``service`` was started with (not remembered)."""
