@@ -59,6 +59,8 @@ def _live(stack: LiveStack, request: ServingRequest) -> None:
         caller = stack.trainer()
         smoke = stack.smoke_model()
     except SmartmaintError as exc:
+        if service in stack.model.roles.consumers:  # model-load reports the same failure, with its layer
+            record_facts(caused_by=f"model-load[live-{service}]")
         fail(f"The smoke model could not be trained and registered, so {service} cannot be asked to serve it:\n{exc}")
     uri = f"models:/{stack.smoke_name}/{smoke.version}"
     body = request.body(stack.smoke_name, smoke.version, smoke.features)

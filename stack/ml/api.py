@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -58,4 +60,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 if __name__ == "__main__":
+    # As PID 1 of its container the process gets no default SIGTERM action: without a handler,
+    # `docker stop` waits its whole timeout (10 s) and then kills it.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     ThreadingHTTPServer(("0.0.0.0", int(os.environ.get("API_PORT", "8000"))), Handler).serve_forever()
