@@ -5,6 +5,7 @@ Each run is a real pytest subprocess in the repository, exactly as a user runs i
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -69,16 +70,16 @@ def ml_image(docker_engine: None) -> None:
 
 # variant -> {failing live item: fragments its message must contain}; every other live item passes.
 VARIANTS_LIVE = {
-    "api-store-elsewhere.yml": {
+    "consumer-store-elsewhere.yml": {
         "volume-paths[mlflow_data]": [
-            "api              /app/mlruns  <- differs",
-            "was not found by: api",
-            "service api:\n    volumes:\n      - mlflow_data:/mlruns",
+            "consumer_moved   /app/mlruns  <- differs",
+            "was not found by: consumer_moved",
+            "service consumer_moved:\n    volumes:\n      - mlflow_data:/mlruns",
         ],
-        "model-load[api]": [
-            "that directory does not exist in api",
-            "api: it mounts mlflow_data at /app/mlruns.",
-            "Fix, in service api:\n    volumes:\n      - mlflow_data:/mlruns",
+        "model-load[consumer_moved]": [
+            "that directory does not exist in consumer_moved",
+            "consumer_moved: it mounts mlflow_data at /app/mlruns.",
+            "Fix, in service consumer_moved:\n    volumes:\n      - mlflow_data:/mlruns",
         ],
     },
     "trainer-without-store.yml": {
@@ -93,7 +94,8 @@ VARIANTS_LIVE = {
     },
     "uid-mismatch.yml": {
         "uid-mapping[mlflow_data]": [
-            "api              mlflow_data -> /mlruns  runs as 1001:1001",
+            "api              mlflow_data -> /mlruns  ",  # (the mount column is as wide as the group's mounts)
+            "runs as 1001:1001",
             "api (1001:1001) cannot rewrite the file mlflow created",
             'user: "1000:1000"',
         ],
@@ -109,19 +111,23 @@ VARIANTS_LIVE = {
         ],
     },
     "consumer-store-read-only.yml": {
-        "model-load[api]": [
+        "model-load[consumer_ro]": [
             "cannot write the model's directory /mlruns/",
             "(mounted read-only)",
-            "api: it mounts mlflow_data at /mlruns read-only.",
+            "consumer_ro: it mounts mlflow_data at /mlruns read-only.",
         ],
     },
     "tracking-uri-wrong-port.yml": {  # MLflow's retries are bounded: this fails as fast as the reference passes
-        "mlflow-reachable[api]": [
-            "api cannot reach mlflow: GET http://mlflow:5001/api/2.0/mlflow/experiments/search",
+        "mlflow-reachable[consumer_port]": [
+            "consumer_port cannot reach mlflow: GET http://mlflow:5001/api/2.0/mlflow/experiments/search",
             "Connection refused",
             "Expected: MLFLOW_TRACKING_URI: http://mlflow:5000",
         ],
-        "model-load[api]": ["the registry is unreachable from api", "Connection refused", "See mlflow-reachable"],
+        "model-load[consumer_port]": [
+            "the registry is unreachable from consumer_port",
+            "Connection refused",
+            "See mlflow-reachable",
+        ],
     },
     "redis-own-network.yml": {
         "depends-reachable[api->redis]": [
@@ -183,16 +189,39 @@ VARIANTS_LIVE = {
 
 # Variants whose failures are independent (other services, other items) share one bring-up: each still
 # proves its own items and fragments, and every item none of them names behaves as on the reference stack.
+# A variant that breaks one model consumer does it in a consumer of its own (ADDED_CONSUMERS), not in api,
+# so that it does not collide with the other variants' model-load[api].
 VARIANT_GROUPS = [
     # (no-resampy builds FROM the image notebook_runner builds: test-image-without-pytest would change it)
-    ("sqlite-unmounted.yml", "redis-own-network.yml", "no-resampy.yml", "api-process-own-tracking-uri.yml"),
-    ("uid-mismatch.yml", "redis-loopback-only.yml", "test-image-without-pytest.yml"),
-    ("api-store-elsewhere.yml",),
+    (
+        "sqlite-unmounted.yml",
+        "redis-own-network.yml",
+        "no-resampy.yml",
+        "api-process-own-tracking-uri.yml",
+        "consumer-store-elsewhere.yml",
+    ),
+    (
+        "uid-mismatch.yml",
+        "redis-loopback-only.yml",
+        "test-image-without-pytest.yml",
+        "consumer-store-read-only.yml",
+        "tracking-uri-wrong-port.yml",
+    ),
     ("trainer-without-store.yml",),
-    ("consumer-store-read-only.yml",),
-    ("tracking-uri-wrong-port.yml",),
     ("no-allowed-hosts.yml",),
 ]
+
+# Services a variant adds: each has the reference api's image, user and tracking URI, so each of its items
+# stands for the same item of api on the reference stack (model-load[consumer_ro] for model-load[api]).
+ADDED_CONSUMERS = ("consumer_moved", "consumer_ro", "consumer_port")
+
+
+def as_reference(item: str) -> str:
+    """The reference stack's item that an item of an added consumer stands for; any other item is itself."""
+    check, _, subject = item.partition("[")
+    for added in ADDED_CONSUMERS:
+        subject = re.sub(rf"(?<!\w){added}(?!\w)", "api", subject)
+    return f"{check}[{subject}"
 
 
 def cause(record: dict[str, object]) -> str | None:
@@ -216,17 +245,16 @@ def test_broken_variant_fails_exactly_its_checks_with_the_diagnosis(
     result, records = smartmaint(tmp_path, "-k", "live", variants=group)
     assert result.returncode == 1, result.stdout[-4000:]
     live = {f"{r['check']}[{r['subject']}]": r for r in records if r["tier"] == "live"}
-    assert set(live) == set(reference_run.outcomes("live"))  # the same items as the reference stack
+    reference = reference_run.outcomes("live")
+    assert {as_reference(name) for name in live} == set(reference)  # the reference stack's items (and api's again)
     expected = {item: fragments for variant in group for item, fragments in VARIANTS_LIVE[variant].items()}
     # an item downstream of an expected failure fails too, naming it (its facts' caused_by): its own tests prove it
     caused = {name for name, r in live.items() if cause(r) in expected and r["outcome"] == "failed"}
     unchanged = {name: r["outcome"] for name, r in live.items() if name not in expected and name not in caused}
-    reference = {
-        name: outcome
-        for name, outcome in reference_run.outcomes("live").items()
-        if name not in expected and name not in caused
+    as_on_reference = {name: reference[as_reference(name)] for name in unchanged}
+    assert unchanged == as_on_reference, {
+        n: live[n]["message"][:500] for n in unchanged if unchanged[n] != as_on_reference[n]
     }
-    assert unchanged == reference, {n: live[n]["message"][:500] for n in unchanged if unchanged[n] != reference[n]}
     for name, fragments in expected.items():
         assert live[name]["outcome"] == "failed", (name, live[name]["message"][:1500])
         for fragment in fragments:
