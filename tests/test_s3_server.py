@@ -79,6 +79,33 @@ def test_mlflow_logs_and_downloads_artifacts_through_it_multipart_included(
     assert back.read_bytes() == big.read_bytes()
 
 
+def test_it_serves_mlflows_presigned_urls_and_refuses_altered_or_expired_ones(
+    endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MLflow 3.17's server, proxying an S3 store, hands its clients presigned URLs (its /server-info advertises
+    multipart downloads), which the clients fetch from the store themselves, in Range chunks: as MinIO does,
+    the store serves them to a client that has no keys, and refuses one whose signature does not hold."""
+    import requests
+    from mlflow.store.artifact.s3_artifact_repo import S3ArtifactRepository
+
+    client(endpoint).create_bucket(Bucket="presigned")  # type: ignore[attr-defined]
+    for name, value in (("MLFLOW_S3_ENDPOINT_URL", endpoint), ("AWS_ACCESS_KEY_ID", KEY)):
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    (tmp_path / "MLmodel").write_text("flavors: {}\n" * 10)
+    repo = S3ArtifactRepository("s3://presigned/artifacts/1/models/m-1 a+b")  # a key that needs quoting
+    repo.log_artifact(str(tmp_path / "MLmodel"))
+    url = repo.get_download_presigned_url("MLmodel").url
+    assert "X-Amz-Signature=" in url
+    chunk = requests.get(url, headers={"Range": "bytes=0-12"}, timeout=10)  # as MLflow's chunked download asks
+    assert chunk.status_code == 206 and chunk.content == b"flavors: {}\nf", chunk.text
+    altered = requests.get(url.replace("MLmodel?", "MLmodel2?"), timeout=10)
+    assert altered.status_code == 403 and "<Code>SignatureDoesNotMatch</Code>" in altered.text
+    expired = repo.get_download_presigned_url("MLmodel", expiration=-1).url
+    assert "<Code>AccessDenied</Code>" in requests.get(expired, timeout=10).text
+
+
 @pytest.mark.parametrize(
     ("key", "secret", "code"),
     [(KEY, "not-the-secret", "SignatureDoesNotMatch"), ("nobody", SECRET, "InvalidAccessKeyId")],
