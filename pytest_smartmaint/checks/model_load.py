@@ -15,7 +15,7 @@ import pytest
 from ..errors import SmartmaintError, SmartmaintWarning
 from ..static.compose import Mount
 from ..static.stack_model import StackModel
-from .base import Case, Check, LiveCase, fail, not_applicable
+from .base import Case, Check, LiveCase, fail, not_applicable, record_facts
 from .messages import fix_in, volumes
 
 if TYPE_CHECKING:
@@ -54,6 +54,7 @@ def _live_registry(stack: LiveStack, consumer: str) -> None:
             "with --smartmaint-project this loads the latest version of every registered model"
         )
     loads = stack.registry_loads(consumer)
+    record_facts(loaded=sorted(uri for uri, error in loads.items() if error == "ok"))
     broken = {uri: error for uri, error in loads.items() if error != "ok"}
     if broken:
         lines = "\n".join(f"  {uri}: {error}" for uri, error in sorted(broken.items()))
@@ -103,7 +104,7 @@ def _live(stack: LiveStack, consumer: str) -> None:
     except SmartmaintError as exc:
         fail(
             f"The smoke model could not be trained and registered from {trainer}, so no consumer can load it:"
-            f"{_registration_cause(str(exc))}\n{exc}"
+            f"{_registration_cause(str(exc), trainer)}\n{exc}"
         )
     from ..live.facts import LoadLayer  # the live tier's types load only when a live item runs
 
@@ -166,12 +167,12 @@ def _live(stack: LiveStack, consumer: str) -> None:
     )
 
 
-def _registration_cause(error: str) -> str:
+def _registration_cause(error: str, trainer: str) -> str:
     """The cause a failed registration names, on a line of its own; "" when it names none known."""
     if any(s in error for s in ("botocore", "boto3", "NoSuchBucket", "InvalidAccessKeyId", "SignatureDoesNotMatch")):
         return (
-            "\nCause: the trainer could not write the model's artifacts to the S3 artifact store; artifact-store "
-            "names the layer that broke."
+            f"\nCause: {trainer} could not write the model's artifacts to the S3 artifact store; "
+            f"artifact-store[live-{trainer}] names the layer that broke."
         )
     if "/api/2.0/mlflow/logged-models failed with error code 404" in error:
         return (
