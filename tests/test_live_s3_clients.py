@@ -1,5 +1,6 @@
 """artifact-store, live and static: clients of an S3 artifact store that each miss one thing S3 needs
-(tests/variants/s3-clients-broken.yml, on top of s3-artifacts.yml), in one bring-up. Each fails artifact-store
+(tests/variants/s3-clients-broken.yml, on top of s3-artifacts.yml), in one bring-up; a fourth has sound keys
+that the store allows nothing in the artifacts' bucket. Each fails artifact-store
 with its cause, and model-load, pointing to artifact-store; every other item of the two checks passes.
 """
 
@@ -36,8 +37,13 @@ EXPECTED = {
     "artifact-store[live-api-no-boto3]": [
         "boto3 does not import in its container (ModuleNotFoundError: No module named 'boto3')",
     ],
+    "artifact-store[live-api-denied]": [
+        "the store denies it",
+        "AccessDenied",
+        "Fix: allow its access key s3:GetObject, s3:PutObject and s3:ListBucket on mlflow",
+    ],
 }
-MODEL_LOAD = ("api-no-endpoint", "api-wrong-secret", "api-no-boto3")
+MODEL_LOAD = ("api-no-endpoint", "api-wrong-secret", "api-no-boto3", "api-denied")
 
 
 def test_each_broken_s3_client_fails_artifact_store_with_its_cause_and_model_load_points_to_it(
@@ -70,3 +76,4 @@ def test_each_broken_s3_client_fails_artifact_store_with_its_cause_and_model_loa
         assert items[f"artifact-store[live-{service}]"]["outcome"] == "passed"
         assert items[f"model-load[live-{service}]"]["outcome"] == "passed"
     assert items["artifact-store[static-api-wrong-secret]"]["outcome"] == "passed"  # files cannot tell a secret
+    assert items["artifact-store[static-api-denied]"]["outcome"] == "passed"  # nor what a key is allowed
