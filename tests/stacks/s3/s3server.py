@@ -12,8 +12,9 @@ moto's signature check rebuilds the request from the URL as its web framework de
 a sound request is refused. The query is quoted again here, as SigV4's canonical request has it.
 
 moto's check also knows only the Authorization header: a presigned URL (SigV4 in the query, as MinIO and AWS take
-it) crashes it (HTTP 500). MLflow 3.17's server hands such URLs to its clients when it proxies an S3 store, so they
-are checked here, as S3 checks them: the signature over method, path, query and host, the key, and the expiry.
+it) crashes it (HTTP 500). MLflow 3.15 to 3.17 servers hand such URLs to their clients when they proxy an S3 store,
+so they are checked here, as S3 checks them: the signature over method, path, query and host, the key (the store's
+own user: the server presigns with its keys), and the expiry.
 """
 
 import datetime
@@ -59,8 +60,11 @@ def _presigned_error(method: str, path: str, query: str, host: str) -> str | Non
     key, date, region, service, _ = (params.get("X-Amz-Credential", "") + "/////").split("/", 4)
     if key != KEY:
         return "InvalidAccessKeyId"
-    signed_at = datetime.datetime.strptime(params.get("X-Amz-Date", ""), "%Y%m%dT%H%M%SZ")
-    expires = signed_at + datetime.timedelta(seconds=int(params.get("X-Amz-Expires", "0")))
+    try:
+        signed_at = datetime.datetime.strptime(params.get("X-Amz-Date", ""), "%Y%m%dT%H%M%SZ")
+        expires = signed_at + datetime.timedelta(seconds=int(params.get("X-Amz-Expires", "0")))
+    except ValueError:  # no date or lifetime S3 would read: it refuses the signature
+        return "SignatureDoesNotMatch"
     if expires < datetime.datetime.now(datetime.UTC).replace(tzinfo=None):
         return "AccessDenied"  # (S3: "Request has expired")
     headers = {"host": host}
