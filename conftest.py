@@ -13,7 +13,8 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -166,6 +167,26 @@ def reference_run(docker_engine: None, tmp_path_factory: pytest.TempPathFactory,
         fields = ("args", "returncode", "stdout", "stderr")
         saved.write_text(json.dumps({name: getattr(result, name) for name in fields}))
         return ReferenceRun(result, records, out)
+
+
+@contextmanager
+def user_stack_running(
+    files: Sequence[Path], project: str, services: Sequence[str] = (), model: str = "fraud-detector"
+) -> Iterator[list[str]]:
+    """A stack started outside the plugin, as its user runs it (``up --wait`` of ``services``, else all), with
+    ``model`` registered from notebook_runner; yields its ``docker compose -f ... -p project`` argv and removes
+    the project with its volumes afterwards."""
+    from pytest_smartmaint.live.probes import source
+
+    compose = ["docker", "compose", *(arg for f in files for arg in ("-f", str(f))), "-p", project]
+    try:
+        subprocess.run([*compose, "up", "-d", "--wait", *services], check=True, capture_output=True, timeout=600)
+        register = json.dumps({"name": model, "experiment": "production"})
+        script = ["exec", "-T", "notebook_runner", "python3", "-c", source("register_model"), register]
+        subprocess.run([*compose, *script], check=True, capture_output=True, timeout=300)
+        yield compose
+    finally:
+        subprocess.run([*compose, "down", "--volumes", "--remove-orphans", "--timeout", "5"], capture_output=True)
 
 
 @pytest.fixture

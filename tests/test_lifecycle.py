@@ -6,7 +6,6 @@ Real runs of `pytest --smartmaint` in subprocesses, against real containers.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, SUITE, VARIANTS, Run, executed, project_resources, recorded
+from conftest import REPO, SUITE, VARIANTS, Run, executed, project_resources, recorded, user_stack_running
 
 pytestmark = [pytest.mark.live, pytest.mark.usefixtures("no_leftovers")]
 COMPOSE = REPO / "docker-compose.test.yml"
@@ -304,30 +303,9 @@ USER_CONTAINER_NAME = "shopfloor-mlflow"
 def user_stack(docker_engine: None) -> object:
     """The reference stack started outside the plugin, as its user runs it: a model of the user's in its
     registry, the server under a fixed ``container_name``. The tests that use it only read it."""
-    from pytest_smartmaint.live.probes import source
-
     project = f"userstack-{os.getpid()}"
-    compose = ["docker", "compose", "-f", str(COMPOSE), "-f", str(VARIANTS / "user-container-name.yml"), "-p", project]
-    subprocess.run([*compose, "up", "-d", "--wait"], check=True, capture_output=True, timeout=600)
-    try:
-        subprocess.run(
-            [
-                *compose,
-                "exec",
-                "-T",
-                "notebook_runner",
-                "python3",
-                "-c",
-                source("register_model"),
-                json.dumps({"name": "fraud-detector", "experiment": "production"}),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
+    with user_stack_running((COMPOSE, VARIANTS / "user-container-name.yml"), project) as compose:
         yield project, compose
-    finally:
-        subprocess.run([*compose, "down", "--volumes", "--remove-orphans", "--timeout", "5"], capture_output=True)
 
 
 def registered_models(compose: list[str]) -> str:

@@ -1,7 +1,7 @@
 """artifact-store, live: the server proxies an S3 store (tests/variants/s3-proxied.yml on top of s3-artifacts.yml)
 and alone has its endpoint and keys; the whole suite passes, with artifact-store's items for the server alone.
 
-MLflow 3.17.2's clients still fetch the model's files from the store, through URLs the server presigns: the
+MLflow 3.17.2 (3.15 to 3.17) clients still fetch the model's files from the store, through URLs the server presigns: the
 consumers load the smoke model with no keys of their own. Its own module, so that `pytest tests -n 2 --dist
 loadfile` runs it beside the other live modules.
 """

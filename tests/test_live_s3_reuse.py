@@ -8,15 +8,13 @@ Its own module, so that `pytest tests -n 2 --dist loadfile` runs it beside the o
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, VARIANTS, run_suite
+from conftest import REPO, VARIANTS, run_suite, user_stack_running
 
 pytestmark = [pytest.mark.live, pytest.mark.usefixtures("no_leftovers")]
 
@@ -27,18 +25,8 @@ LONG_RUNNING = ("mlflow", "notebook_runner", "api")  # (s3-bucket is a job: `up 
 @pytest.fixture
 def s3_user_stack(docker_engine: None) -> Iterator[str]:
     """The S3 stack as its user runs it, with the model ``fraud-detector`` registered from notebook_runner."""
-    from pytest_smartmaint.live.probes import source
-
-    project = f"s3user-{os.getpid()}"
-    compose = ["docker", "compose", *(arg for f in FILES for arg in ("-f", str(f))), "-p", project]
-    try:
-        subprocess.run([*compose, "up", "-d", "--wait", *LONG_RUNNING], check=True, capture_output=True, timeout=600)
-        register = json.dumps({"name": "fraud-detector", "experiment": "production"})
-        script = ["exec", "-T", "notebook_runner", "python3", "-c", source("register_model"), register]
-        subprocess.run([*compose, *script], check=True, capture_output=True, timeout=300)
-        yield project
-    finally:
-        subprocess.run([*compose, "down", "--volumes", "--remove-orphans", "--timeout", "5"], capture_output=True)
+    with user_stack_running(FILES, f"s3user-{os.getpid()}", LONG_RUNNING) as compose:
+        yield compose[-1]
 
 
 def test_every_registered_model_loads_through_the_store_in_every_consumer(s3_user_stack: str, tmp_path: Path) -> None:

@@ -57,16 +57,24 @@ def client(endpoint: str, key: str = KEY, secret: str = SECRET) -> object:
     )
 
 
-def test_mlflow_logs_and_downloads_artifacts_through_it_multipart_included(
-    endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def mlflow_s3(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """MLflow's S3 settings in this process, as a client of the store has them: its endpoint, the store's keys."""
+    settings = {
+        "MLFLOW_S3_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET,
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    return endpoint
+
+
+def test_mlflow_logs_and_downloads_artifacts_through_it_multipart_included(mlflow_s3: str, tmp_path: Path) -> None:
     from mlflow.store.artifact.s3_artifact_repo import S3ArtifactRepository
 
-    client(endpoint).create_bucket(Bucket="mlflow")  # type: ignore[attr-defined]
-    for name, value in (("MLFLOW_S3_ENDPOINT_URL", endpoint), ("AWS_ACCESS_KEY_ID", KEY)):
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    client(mlflow_s3).create_bucket(Bucket="mlflow")  # type: ignore[attr-defined]
     big = tmp_path / "model.bin"
     big.write_bytes(os.urandom(9 * 1024 * 1024))  # over boto3's 8 MB threshold: a multipart upload
     (tmp_path / "MLmodel").write_text("flavors: {}\n")
@@ -79,20 +87,14 @@ def test_mlflow_logs_and_downloads_artifacts_through_it_multipart_included(
     assert back.read_bytes() == big.read_bytes()
 
 
-def test_it_serves_mlflows_presigned_urls_and_refuses_altered_or_expired_ones(
-    endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """MLflow 3.17's server, proxying an S3 store, hands its clients presigned URLs (its /server-info advertises
+def test_it_serves_mlflows_presigned_urls_and_refuses_altered_or_expired_ones(mlflow_s3: str, tmp_path: Path) -> None:
+    """MLflow 3.15-3.17 servers, proxying an S3 store, hand their clients presigned URLs (their /server-info advertises
     multipart downloads), which the clients fetch from the store themselves, in Range chunks: as MinIO does,
     the store serves them to a client that has no keys, and refuses one whose signature does not hold."""
     import requests
     from mlflow.store.artifact.s3_artifact_repo import S3ArtifactRepository
 
-    client(endpoint).create_bucket(Bucket="presigned")  # type: ignore[attr-defined]
-    for name, value in (("MLFLOW_S3_ENDPOINT_URL", endpoint), ("AWS_ACCESS_KEY_ID", KEY)):
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    client(mlflow_s3).create_bucket(Bucket="presigned")  # type: ignore[attr-defined]
     (tmp_path / "MLmodel").write_text("flavors: {}\n" * 10)
     repo = S3ArtifactRepository("s3://presigned/artifacts/1/models/m-1 a+b")  # a key that needs quoting
     repo.log_artifact(str(tmp_path / "MLmodel"))
