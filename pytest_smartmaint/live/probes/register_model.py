@@ -3,7 +3,7 @@
 ``log_model`` takes ``name=`` from MLflow 3.0 on (``artifact_path=`` before), and
 ``skops_trusted_types`` from 3.15 on (sklearn models are saved with skops there, and a tree model
 needs its type trusted); 2.x has no logged-model entity, so no model id. The signature decides,
-not a version table.
+not a version table. ``pip_requirements`` is taken by every release the plugin supports.
 
 Run inside a container as ``python -c <this file> <json arg>``; prints one JSON document.
 """
@@ -27,6 +27,9 @@ takes = inspect.signature(mlflow.sklearn.log_model).parameters
 options: dict[str, object] = {"name": "model"} if "name" in takes else {"artifact_path": "model"}
 if "skops_trusted_types" in takes:
     options["skops_trusted_types"] = ["sklearn.tree._tree.Tree"]
+# the flavor's own pinned requirements: without them log_model infers them by loading the model again in a
+# subprocess (~4 s of CPU and wall per registration), which tells the smoke model nothing
+options["pip_requirements"] = mlflow.sklearn.get_default_pip_requirements()
 with mlflow.start_run() as run:
     info = mlflow.sklearn.log_model(model, registered_model_name=arg["name"], **options)
     run_artifacts = mlflow.get_artifact_uri("model")
