@@ -1,4 +1,5 @@
-"""`pytest --smartmaint` against real containers: the reference stack and broken variants.
+"""`pytest --smartmaint` against real containers: the reference stack and broken variants (stacks shaped unlike
+it are in test_live_stacks.py).
 
 Each run is a real pytest subprocess in the repository, exactly as a user runs it.
 """
@@ -11,17 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, STACKS, VARIANTS, Records, ReferenceRun, run_suite
+from conftest import REPO, VARIANTS, Records, ReferenceRun, run_suite
 
 pytestmark = [pytest.mark.live, pytest.mark.usefixtures("no_leftovers")]
 
 
 def smartmaint(
-    tmp_path: Path, *args: str, variants: tuple[str, ...] = (), stack: Path | None = None
+    tmp_path: Path, *args: str, variants: tuple[str, ...] = ()
 ) -> tuple[subprocess.CompletedProcess[str], Records]:
-    files = ["--smartmaint-compose-file", str(stack or "docker-compose.test.yml")]
-    if stack is not None:  # the ini's test service and serving endpoint are the reference stack's
-        files += ["-o", "smartmaint_test_services=", "-o", "smartmaint_serving_request="]
+    files = ["--smartmaint-compose-file", "docker-compose.test.yml"]
     for variant in variants:
         files += ["--smartmaint-compose-file", str(VARIANTS / variant)]
     return run_suite(tmp_path, *files, *args)
@@ -69,7 +68,10 @@ def ml_image(docker_engine: None) -> None:
 
 
 # variant -> {failing live item: fragments its message must contain}; every other live item passes.
-VARIANTS_LIVE = {
+VARIANTS_LIVE: dict[str, dict[str, list[str]]] = {
+    # no failure: the training job has exited, and the plugin probes it with `docker compose run --rm`, so every
+    # item of notebook_runner (the trainer) still runs, and as on the reference stack
+    "trainer-one-shot.yml": {},
     "consumer-store-elsewhere.yml": {
         "volume-paths[mlflow_data]": [
             "consumer_moved   /app/mlruns  <- differs",
@@ -199,6 +201,7 @@ VARIANT_GROUPS = [
         "no-resampy.yml",
         "api-process-own-tracking-uri.yml",
         "consumer-store-elsewhere.yml",
+        "trainer-one-shot.yml",
     ),
     (
         "uid-mismatch.yml",
@@ -274,13 +277,6 @@ def test_stack_that_never_gets_healthy_is_reported_and_torn_down(tmp_path: Path)
     assert "Traceback" not in result.stdout
 
 
-def test_one_shot_trainer_is_probed_with_compose_run(tmp_path: Path, reference_run: ReferenceRun) -> None:
-    """A training job that has exited is probed with `docker compose run --rm`: every check still runs."""
-    result, records = smartmaint(tmp_path, "-k", "live", variants=("trainer-one-shot.yml",))
-    assert result.returncode == 0, result.stdout[-4000:]
-    assert outcomes(records, "live") == reference_run.outcomes("live")
-
-
 def test_a_server_that_cannot_open_its_db_is_diagnosed_by_cause_once(tmp_path: Path) -> None:
     """A root-owned fresh volume under a server running as 1000:1000: the cause, not the SQLAlchemy traceback."""
     result, records = smartmaint(
@@ -300,121 +296,3 @@ def test_a_server_that_cannot_open_its_db_is_diagnosed_by_cause_once(tmp_path: P
     assert all(f"the diagnosis is reported once, at {first}" in r["message"] for r in records if r is not full[0])
     errors_section = result.stdout.split("short test summary info")[0]  # (with CI set, -rA repeats messages whole)
     assert errors_section.count("Cause: mlflow runs as 1000:1000") == 1
-
-
-def test_an_image_only_stack_takes_roles_from_its_containers(tmp_path: Path) -> None:
-    """Prebuilt images only, other names, a server configured by MLFLOW_* variables, URIs from env_file."""
-    result, records = smartmaint(tmp_path, stack=STACKS / "image-only" / "docker-compose.yml")
-    assert result.returncode == 0, result.stdout[-4000:]
-    assert "trainer=- (from the running containers: first client with mlflow and scikit-learn" in result.stdout
-    live = {f"{r['check']}[{r['subject']}]": r for r in records if r["tier"] == "live"}
-    expected = dict.fromkeys(
-        [
-            "volume-paths[artifacts]",
-            "volume-paths[registry]",
-            "uid-mapping[artifacts]",
-            "mlflow-reachable[inference]",
-            "mlflow-reachable[jobs]",
-            "audio-deps[inference]",
-            "audio-deps[jobs]",
-            "model-load[inference]",
-            "model-load[jobs]",
-            "sqlite-backend[tracking]",
-            "sqlite-backend[tracking-restart-recreate]",
-            "engine-resources[engine]",
-            "depends-reachable[inference->tracking]",
-            "depends-reachable[jobs->tracking]",
-        ],
-        "passed",
-    )
-    expected |= dict.fromkeys(
-        [
-            "audio-deps[tracking]",
-            "model-load[inference-registry]",
-            "model-load[jobs-registry]",
-            "stale-image[inference]",
-            "stale-image[jobs]",
-            "stale-image[tracking]",
-            "test-deps[n/a]",
-        ],
-        "skipped",
-    )
-    assert {n: live[n]["outcome"] for n in expected} == expected  # (the run passed: nothing else failed)
-    assert "its container has no librosa: not an audio service" in live["audio-deps[tracking]"]["message"]
-    static = {f"{r['check']}[{r['subject']}]": r for r in records if r["tier"] == "static"}
-    assert static["uid-mapping[artifacts]"]["outcome"] == "skipped"  # the files cannot tell; the live item did
-    assert "registered from" not in result.stdout
-
-
-def test_a_proxied_artifact_stack_needs_no_client_mounts(tmp_path: Path) -> None:
-    result, records = smartmaint(tmp_path, stack=STACKS / "proxied" / "docker-compose.yml")
-    assert result.returncode == 0, result.stdout[-4000:]
-    outcomes = {f"{r['tier']}:{r['check']}[{r['subject']}]": r["outcome"] for r in records}
-    assert outcomes["static:volume-paths[artifact-root]"] == "skipped"
-    assert {
-        n
-        for n, o in outcomes.items()
-        if o == "skipped"
-        and n.split(":")[1].partition("[")[0]
-        in {"volume-paths", "lock-consistency", "model-load", "stale-image", "test-deps"}
-    } == {
-        "static:volume-paths[artifact-root]",
-        "static:lock-consistency[n/a]",
-        "live:model-load[serve-registry]",
-        "live:model-load[train-registry]",
-        "live:stale-image[registry]",
-        "live:stale-image[serve]",
-        "live:stale-image[train]",
-        "static:test-deps[n/a]",
-        "live:test-deps[n/a]",
-    }
-    assert {o for o in outcomes.values()} == {"passed", "skipped"}
-    assert outcomes["live:model-load[serve]"] == "passed"  # loaded through the server: no mount at all
-
-
-def test_a_public_shaped_stack_names_the_stopped_api_first_on_old_mlflow(tmp_path: Path) -> None:
-    """MLflow 3.3 server with its defaults, a 2.x client, a job that exits 0 without registering, an API that
-    loads its model at startup and exits (tests/stacks/public-shaped): verdicts written before the first run."""
-    result, records = smartmaint(tmp_path, stack=STACKS / "public-shaped" / "docker-compose.yml")
-    assert result.returncode == 1, result.stdout[-4000:]
-    out = result.stdout
-    # 7: the first finding is the api's exit and its cause, with what the job that should register it logged
-    assert out.split("short test summary info")[0].count("api is not running: its container ") == 1, out[-4000:]
-    assert "exited with code 3 after the stack came up" in out
-    assert "Cause: api loads the registered model 'churn-model' at startup, and the registry does not have it" in out
-    assert "train should have registered it; its last log lines:\n      Failed to load data: " in out
-    live = {f"{r['check']}[{r['subject']}]": r for r in records if r["tier"] == "live"}
-    api_items = {n: r for n, r in live.items() if r["subject"] == "api" or r["subject"].startswith(("api-", "api->"))}
-    assert api_items and all(
-        r["outcome"] == "failed" and r["message"].startswith("api is not running") for r in api_items.values()
-    ), {n: r["message"][:200] for n, r in api_items.items()}
-    # 8: the smoke model registers from the 2.x client on the 3.3 server and loads in the job's container
-    assert live["model-load[train]"]["outcome"] == "passed", live["model-load[train]"]["message"][:1500]
-    assert live["mlflow-reachable[train]"]["outcome"] == "passed"
-    # 9: the store the server really uses (MLflow 3.3's default file store, on no mount) is judged, both tiers
-    static = {f"{r['check']}[{r['subject']}]": r for r in records if r["tier"] == "static"}
-    assert static["sqlite-backend[mlflow]"]["outcome"] == "failed"
-    assert "is the file store /app/mlruns in mlflow, on no mount" in static["sqlite-backend[mlflow]"]["message"]
-    recreate = live["sqlite-backend[mlflow-restart-recreate]"]
-    assert recreate["outcome"] == "failed", recreate["message"][:1500]
-    assert "after a forced recreate of mlflow" in recreate["message"]
-    assert "the file store is /app/mlruns, on no mount" in recreate["message"]
-    # nothing else fails: no item blames mounts, users or interpreters
-    failed = {n for n, r in live.items() if r["outcome"] == "failed"}
-    assert failed == set(api_items) | {"sqlite-backend[mlflow-restart-recreate]"}, failed
-
-
-def test_images_on_a_base_the_stack_does_not_build_take_roles_from_their_containers(tmp_path: Path) -> None:
-    """trainer and api build FROM a company ML base and add one ENV: the files show no mlflow, no librosa.
-    The static tier skips what the base decides; the live tier finds the trainer and the audio services."""
-    result, records = smartmaint(tmp_path, stack=STACKS / "company-base" / "docker-compose.yml")
-    assert result.returncode == 0, result.stdout[-4000:]
-    assert "trainer=- (from the running containers: first client with mlflow and scikit-learn" in result.stdout
-    live = {f"{r['check']}[{r['subject']}]": r["outcome"] for r in records if r["tier"] == "live"}
-    assert live["model-load[trainer]"] == live["model-load[api]"] == "passed", live
-    assert live["audio-deps[trainer]"] == live["audio-deps[api]"] == "passed", live
-    static = {f"{r['check']}[{r['subject']}]": r for r in records if r["tier"] == "static"}
-    assert static["audio-deps[n/a]"]["outcome"] == "skipped"
-    assert (
-        "the files do not show all that the images of api, mlflow, trainer hold" in static["audio-deps[n/a]"]["message"]
-    )

@@ -1,7 +1,7 @@
 """Proxied artifacts persist: a server that serves them (--serve-artifacts) keeps them on a mount, and the smoke
 model loads after a forced recreate (tests/stacks/proxied, and tests/variants/proxied-artifacts-unmounted.yml).
 
-The sound proxied stack passes the whole suite in test_live.py. Its own module, so that
+The sound proxied stack passes the whole suite in test_live_stacks.py. Its own module, so that
 `pytest tests -n 2 --dist loadfile` runs it beside the other live modules.
 """
 
