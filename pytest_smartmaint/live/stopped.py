@@ -26,7 +26,9 @@ from .schema_mismatch import diagnose_refusal
 LOG_LINES = 15
 
 
-SETTLE_S = 5.0  # a service with no healthcheck that dies at startup (an import, a model load) does so by then
+# a service with no healthcheck that dies at startup (an import, a model load) does so by then: importing mlflow takes
+# 3-4 s on an idle machine, and over 5 s on a CI runner whose CPUs are busy with other stacks
+SETTLE_S = 10.0
 
 
 @dataclass(frozen=True)

@@ -93,13 +93,14 @@ class LiveItem(SmartmaintItem):
         stack = cast("LiveStack", self.funcargs["_smartmaint_live"])
         services = self.case.services
         # a stopped container is the finding, not whatever a probe in it would say: before the case, from the
-        # states read once for all items; after a failure, from the states as they are now
+        # states read once for all items; after a failure, from the states as they are now (a service that died
+        # during the checks)
         finding = stack.stopped_finding(services, self.nodeid) if services else None
         if finding:
             raise CheckFailure(finding)
         try:
             self.case.run(stack)
-        except CheckFailure:
+        except (CheckFailure, SmartmaintError):  # a probe's own error too: "Container ... is not running"
             finding = stack.stopped_finding(services, self.nodeid, fresh=True) if services else None
             if finding:
                 raise CheckFailure(finding) from None
