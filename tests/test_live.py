@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from conftest import REPO, VARIANTS, Records, ReferenceRun, run_suite
+
+Record = dict[str, Any]
 
 pytestmark = [pytest.mark.live, pytest.mark.usefixtures("no_leftovers")]
 
@@ -72,6 +76,8 @@ VARIANTS_LIVE: dict[str, dict[str, list[str]]] = {
     # no failure: the training job has exited, and the plugin probes it with `docker compose run --rm`, so every
     # item of notebook_runner (the trainer) still runs, and as on the reference stack
     "trainer-one-shot.yml": {},
+    # no failure either: MLflow's own concurrency defaults on SQLite; what it must show is in VARIANT_PROOFS
+    "sqlite-mlflow-defaults.yml": {},
     "consumer-store-elsewhere.yml": {
         "volume-paths[mlflow_data]": [
             "consumer_moved   /app/mlruns  <- differs",
@@ -209,10 +215,38 @@ VARIANT_GROUPS = [
         "test-image-without-pytest.yml",
         "consumer-store-read-only.yml",
         "tracking-uri-wrong-port.yml",
+        "sqlite-mlflow-defaults.yml",
     ),
     ("trainer-without-store.yml",),
     ("no-allowed-hosts.yml",),
 ]
+
+
+def burst_on_mlflow_defaults(stdout: str, items: dict[str, Record]) -> None:
+    """sqlite-mlflow-defaults.yml: four workers and the job runner are reported (static warnings) and the write
+    burst measures them; the server still survives a restart and a recreate. The reference stack (one worker, no
+    job runner) runs the same burst in the reference run."""
+    assert items["sqlite-backend[static-mlflow]"]["outcome"] == "passed"
+    warnings = stdout.split("warnings summary")[1].split("short test summary")[0]
+    assert "SmartmaintWarning: mlflow runs 4 worker processes (MLflow default) on one SQLite file" in warnings
+    assert (
+        "SmartmaintWarning: mlflow runs MLflow's job runner (MLFLOW_SERVER_ENABLE_JOB_EXECUTION in compose environment)"
+        in warnings
+    )
+    burst = items["sqlite-backend[live-mlflow-write-burst]"]
+    assert burst["outcome"] == "passed", burst["message"]
+    facts = burst["facts"]
+    assert (facts["writers"], facts["runs"], facts["requests"]) == (8, 160, 481)  # 3 writes a run, 1 experiment
+    assert facts["errors"] == 0 and facts["errors_by_kind"] == {}
+    assert facts["writes_per_s"] > 0 and facts["seconds"] > 0
+    assert (facts["workers"], facts["job_execution"]) == ("4", "true")
+    assert items["sqlite-backend[live-mlflow-restart-recreate]"]["outcome"] == "passed"
+
+
+# What a variant must show besides its failing items: (the run's output, its items by check[tier-subject])
+VARIANT_PROOFS: dict[str, Callable[[str, dict[str, Record]], None]] = {
+    "sqlite-mlflow-defaults.yml": burst_on_mlflow_defaults,
+}
 
 # Services a variant adds: each has the reference api's image, user and tracking URI, so each of its items
 # stands for the same item of api on the reference stack (model-load[consumer_ro] for model-load[api]).
@@ -235,7 +269,7 @@ def cause(record: dict[str, object]) -> str | None:
 
 def test_every_variant_is_run_once() -> None:
     names = [variant for group in VARIANT_GROUPS for variant in group]
-    assert sorted(names) == sorted(VARIANTS_LIVE)
+    assert sorted(names) == sorted(VARIANTS_LIVE) and set(VARIANT_PROOFS) <= set(names)
     for group in VARIANT_GROUPS:  # independent: no two variants of a group name the same item
         items = [item for variant in group for item in VARIANTS_LIVE[variant]]
         assert len(items) == len(set(items)), group
@@ -245,7 +279,7 @@ def test_every_variant_is_run_once() -> None:
 def test_broken_variant_fails_exactly_its_checks_with_the_diagnosis(
     tmp_path: Path, group: tuple[str, ...], ml_image: None, reference_run: ReferenceRun
 ) -> None:
-    result, records = smartmaint(tmp_path, "-k", "live", variants=group)
+    result, records = smartmaint(tmp_path, variants=group)  # the whole suite: a proof may read a static item
     assert result.returncode == 1, result.stdout[-4000:]
     live = {f"{r['check']}[{r['subject']}]": r for r in records if r["tier"] == "live"}
     reference = reference_run.outcomes("live")
@@ -263,6 +297,9 @@ def test_broken_variant_fails_exactly_its_checks_with_the_diagnosis(
         for fragment in fragments:
             assert fragment in live[name]["message"], live[name]["message"]
     assert "logs of " in result.stdout  # failing live items carry the last log lines of the services involved
+    items = {f"{r['check']}[{r['tier']}-{r['subject']}]": r for r in records}
+    for variant in set(group) & set(VARIANT_PROOFS):
+        VARIANT_PROOFS[variant](result.stdout, items)
 
 
 def test_stack_that_never_gets_healthy_is_reported_and_torn_down(tmp_path: Path) -> None:

@@ -248,7 +248,8 @@ def test_listeners_are_read_from_proc_net_tcp_without_dockers_dns() -> None:
 class LockedMlflow(BaseHTTPRequestHandler):
     """A tracking server whose SQLite is locked for every third log-batch: the answer MLflow gives then (HTTP
     500, "database is locked"). No real server reaches it on demand (MLflow waits 20 s for the lock), so the
-    probe's counting is proven here; the live tier runs it on real servers (tests/test_live_sqlite_burst.py)."""
+    probe's counting is proven here; the live tier runs it on real servers (tests/test_live.py: the reference
+    run, and sqlite-mlflow-defaults.yml)."""
 
     batches = 0
     lock = threading.Lock()

@@ -1,5 +1,5 @@
 """sqlite-backend, static: the settings that put more than one writer on one SQLite file are reported (warnings,
-not failures: the live write burst, tests/test_live_sqlite_burst.py, measures what they do)."""
+not failures: the live write burst measures what they do: tests/test_live.py, sqlite-mlflow-defaults.yml)."""
 
 from __future__ import annotations
 
