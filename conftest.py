@@ -69,6 +69,14 @@ def project_resources(projects: set[str]) -> list[str]:
     return found
 
 
+def assert_runs_left_nothing(since: int) -> None:
+    """The projects that the runs recorded from ``RUN_OUTPUTS[since]`` on started (at least one) left no
+    container, network or volume behind: the leak guard of a run shared by several tests."""
+    projects = {name for output in RUN_OUTPUTS[since:] for name in PROJECT_NAME.findall(output)}
+    left = project_resources(projects)
+    assert projects and not left, f"the plugin left resources of {sorted(projects)} behind: {left}"
+
+
 Run = tuple[set[str], list[tuple[str, str, str, str]]]
 
 
@@ -162,8 +170,7 @@ def reference_run(docker_engine: None, tmp_path_factory: pytest.TempPathFactory,
             return ReferenceRun(result, json.loads((out / "report.json").read_text()), out)
         start = len(RUN_OUTPUTS)
         result, records = run_suite(out, "--smartmaint-compose-file", "docker-compose.test.yml")
-        projects = {name for output in RUN_OUTPUTS[start:] for name in PROJECT_NAME.findall(output)}
-        assert projects and not project_resources(projects), f"the reference run left {project_resources(projects)}"
+        assert_runs_left_nothing(start)
         fields = ("args", "returncode", "stdout", "stderr")
         saved.write_text(json.dumps({name: getattr(result, name) for name in fields}))
         return ReferenceRun(result, records, out)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import PROJECT_NAME, REPO, RUN_OUTPUTS, VARIANTS, project_resources, run_suite
+from conftest import REPO, RUN_OUTPUTS, VARIANTS, assert_runs_left_nothing, run_suite
 
 pytestmark = [pytest.mark.live, pytest.mark.usefixtures("no_leftovers")]
 
@@ -60,8 +60,7 @@ def s3_run(tmp_path_factory: pytest.TempPathFactory, docker_engine: None) -> tup
         f"--smartmaint-compose-file={VARIANTS / 's3-artifacts.yml'}",
         f"--smartmaint-compose-file={VARIANTS / 's3-clients-broken.yml'}",
     )
-    projects = {name for output in RUN_OUTPUTS[start:] for name in PROJECT_NAME.findall(output)}
-    assert projects and not project_resources(projects), f"the S3 run left {project_resources(projects)}"
+    assert_runs_left_nothing(start)
     assert result.returncode == 1, result.stdout[-4000:]
     return result.stdout, {f"{r['check']}[{r['tier']}-{r['subject']}]": r for r in records}
 
