@@ -13,6 +13,8 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -102,6 +104,65 @@ def grouped(junit: Path) -> bool:
         (case.get("name") or "").endswith(XDIST_GROUP_SUFFIX)
         for case in ElementTree.parse(junit).getroot().iter("testcase")
     )
+
+
+@dataclass
+class EngineEvents:
+    """What the engine did while a ``watching_engine`` block ran: its containers' create and exec events."""
+
+    events: list[dict[str, Any]]
+
+    def created_projects(self, config_file_part: str) -> set[str]:
+        """The compose projects whose containers were created from compose files that include ``config_file_part``."""
+        return {
+            attributes["com.docker.compose.project"]
+            for action, attributes in self._container_events()
+            if action == "create" and config_file_part in attributes.get("com.docker.compose.project.config_files", "")
+        }
+
+    def probe_runs(self, projects: set[str], probe: str) -> dict[str, int]:
+        """How often the live probe module ``probe`` ran in each service of ``projects`` (each run is an exec)."""
+        from pytest_smartmaint.live import probes
+
+        docstring = probes.source(probe).split('"""')[1].splitlines()[0]
+        marker = docstring.split("'")[0]  # the script is shell-quoted in the exec's command: no quote in the marker
+        runs: dict[str, int] = {}
+        for action, attributes in self._container_events():
+            if action.startswith("exec_create: ") and marker in action:
+                if attributes.get("com.docker.compose.project") in projects:
+                    service = attributes["com.docker.compose.service"]
+                    runs[service] = runs.get(service, 0) + 1
+        return runs
+
+    def _container_events(self) -> Iterator[tuple[str, dict[str, str]]]:
+        for event in self.events:
+            yield event.get("Action", ""), event.get("Actor", {}).get("Attributes", {})
+
+
+@contextmanager
+def watching_engine() -> Iterator[EngineEvents]:
+    """Watch the engine's container create and exec events (docker events) for the block's duration.
+
+    The events go to a file, not a pipe: every healthcheck is an exec, and a pipe nobody reads fills."""
+    watched = EngineEvents([])
+    with tempfile.TemporaryFile("w+") as log:
+        watcher = subprocess.Popen(
+            [
+                "docker", "events", "--filter", "type=container", "--filter", "event=create",
+                "--filter", "event=exec_create", "--format", "{{json .}}",
+            ],
+            stdout=log,
+            text=True,
+        )  # fmt: skip
+        try:
+            time.sleep(1)  # the watcher is subscribed before the block starts
+            yield watched
+            time.sleep(1)  # the block's last events have arrived
+        finally:
+            watcher.terminate()
+            watcher.wait(timeout=10)
+            log.seek(0)
+            watched.events += [json.loads(line) for line in log if line.strip()]
 
 
 @pytest.fixture(scope="session")

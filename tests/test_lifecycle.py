@@ -19,7 +19,17 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, SUITE, VARIANTS, Run, executed, project_resources, recorded, user_stack_running
+from conftest import (
+    REPO,
+    SUITE,
+    VARIANTS,
+    Run,
+    executed,
+    project_resources,
+    recorded,
+    user_stack_running,
+    watching_engine,
+)
 
 pytestmark = [pytest.mark.live, pytest.mark.usefixtures("no_leftovers")]
 COMPOSE = REPO / "docker-compose.test.yml"
@@ -409,8 +419,18 @@ def test_reuse_mode_under_xdist_runs_the_same_items_and_leaves_no_smoke_model(
     assert reused.result.returncode == 0, reused.result.stdout[-3000:]
     runs = {"no-xdist": reused.executed}
     for mode, args in (("loadgroup", ("-n", "2", "--dist", "loadgroup")), ("load", ("-n", "2", "--dist", "load"))):
-        result, runs[mode] = reuse_run(project, tmp_path / mode, *args)
+        with watching_engine() as engine:
+            result, runs[mode] = reuse_run(project, tmp_path / mode, *args)
         assert result.returncode == 0, (mode, result.stdout[-3000:])
+        # each consumer loads the registry's models, and each audio service does its round trip, once: in the
+        # worker that runs its item, not in both workers
+        probed = {probe: engine.probe_runs({project}, probe) for probe in ("load_registry", "audio_roundtrip")}
+        assert all(
+            runs_per_service and set(runs_per_service.values()) == {1} for runs_per_service in probed.values()
+        ), (
+            mode,
+            probed,
+        )
     assert runs["no-xdist"][0]  # (the ids' agreement with the records is asserted by executed())
     assert runs["loadgroup"] == runs["no-xdist"] and runs["load"] == runs["no-xdist"]
     names = registered_models(compose)

@@ -19,8 +19,8 @@ from pytest_smartmaint.errors import SmartmaintError
 from pytest_smartmaint.live import facts, probes
 from pytest_smartmaint.live.compose_runner import ComposeRunner, ProbeResult
 from pytest_smartmaint.live.facts import DirectoryAccess, InspectedState, MigrationHistory, PathOwner
-from pytest_smartmaint.live.once import Once, OncePer
-from pytest_smartmaint.live.probing import picked, probe_each
+from pytest_smartmaint.live.once import Once, OnceEach, OncePer
+from pytest_smartmaint.live.probing import probe_each
 
 PACKAGE = Path(__file__).resolve().parents[1] / "pytest_smartmaint"
 
@@ -63,6 +63,39 @@ def test_once_computes_once_across_threads_and_remembers_an_error() -> None:
             failing.get(boom)
     assert raised == [1], "a failed fact is not probed again: every later caller gets the same error"
     assert failing.peek() is None and Once[int]().peek() is None
+
+
+def test_once_each_probes_a_batch_once_and_under_xdist_only_the_key_asked_for() -> None:
+    probed: list[list[str]] = []
+
+    def probe(todo: list[str]) -> dict[str, str | Exception]:
+        probed.append(todo)
+        return {k: SmartmaintError(f"{k} failed") if k == "broken" else k.upper() for k in todo}
+
+    batched: OnceEach[str, str] = OnceEach()
+    everyone = ["api", "trainer", "broken"]
+    assert batched.get("trainer", everyone, probe) == "TRAINER"
+    assert batched.get("api", everyone, probe) == "API"
+    for _ in range(2):
+        with pytest.raises(SmartmaintError, match="broken failed"):
+            batched.get("broken", everyone, probe)
+    assert probed == [["trainer", "api", "broken"]], "the first caller probes the whole batch, once"
+
+    probed.clear()
+    alone: OnceEach[str, str] = OnceEach()  # the batch of a process that does not run every item: its key alone
+    assert [alone.get(k, (), probe) for k in ("api", "trainer", "api")] == ["API", "TRAINER", "API"]
+    assert probed == [["api"], ["trainer"]]
+
+    def crash(todo: list[str]) -> dict[str, str | Exception]:
+        probed.append(todo)
+        raise RuntimeError("the pool broke")
+
+    probed.clear()
+    crashed: OnceEach[str, str] = OnceEach()
+    for key in ("api", "trainer", "api"):
+        with pytest.raises(RuntimeError, match="the pool broke"):
+            crashed.get(key, everyone, crash)
+    assert probed == [["api", "trainer", "broken"]], "a batch that failed as a whole is not probed again"
 
 
 def test_once_per_key_keeps_each_key_apart() -> None:
@@ -153,9 +186,14 @@ def test_probe_each_keeps_one_services_failure_its_own() -> None:
             "garbled": ProbeResult("garbled", 0, '{"revisions": 3}', ""),
         }
     )
-    found = probe_each(runner, ["server", "broken", "garbled"], MigrationHistory)
-    assert picked(found, "server").head == "b"
+    services = ["server", "broken", "garbled"]
+    histories: OnceEach[str, MigrationHistory] = OnceEach()
+
+    def history(service: str) -> MigrationHistory:
+        return histories.get(service, services, lambda todo: probe_each(runner, todo, MigrationHistory))
+
+    assert history("server").head == "b"
     with pytest.raises(SmartmaintError, match="exited 1"):
-        picked(found, "broken")
+        history("broken")
     with pytest.raises(SmartmaintError, match="the schema_history probe in garbled printed what cannot be read"):
-        picked(found, "garbled")
+        history("garbled")

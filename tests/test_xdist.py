@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import re
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
-from conftest import ReferenceRun, Run, executed, grouped, run_suite
+from conftest import EngineEvents, ReferenceRun, Run, executed, grouped, run_suite, watching_engine
 
 XDIST_MODES = [
     (),
@@ -93,30 +92,17 @@ def test_workers_that_collect_another_suite_than_the_controller_fail_the_run(
     assert result.parseoutcomes().get("failed") is None  # every item passed: the guard alone fails the run
 
 
-def live_run(*args: str, out: Path) -> tuple[subprocess.CompletedProcess[str], Run, bool, set[str]]:
-    """One live run of the reference stack: its result, what it executed, whether xdist grouped it, and the
-    compose projects whose containers it created.
+def live_run(*args: str, out: Path) -> tuple[subprocess.CompletedProcess[str], Run, bool, EngineEvents]:
+    """One live run of the reference stack: its result, what it executed, whether xdist grouped it, and what
+    the engine did meanwhile.
 
     Every stack a run brings up creates containers whose compose files include the run's own override, which
     lives in the run's TMPDIR (here ``out``): the projects of other runs on the engine are not counted."""
-    label = '{{index .Actor.Attributes "com.docker.compose.project"}} '
-    label += '{{index .Actor.Attributes "com.docker.compose.project.config_files"}}'
-    watcher = subprocess.Popen(
-        ["docker", "events", "--filter", "type=container", "--filter", "event=create", "--format", label],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        time.sleep(1)  # the watcher is subscribed before the run starts
+    with watching_engine() as engine:
         result, _ = run_suite(
             out, "-k", "live", "--smartmaint-compose-file", "docker-compose.test.yml", *args, env={"TMPDIR": str(out)}
         )
-        time.sleep(1)
-    finally:
-        watcher.terminate()
-    events = [line.split(" ", 1) for line in watcher.communicate(timeout=10)[0].splitlines() if " " in line]
-    created = {project for project, files in events if str(out) in files}
-    return result, executed(out / "junit.xml", out / "report.json"), grouped(out / "junit.xml"), created
+    return result, executed(out / "junit.xml", out / "report.json"), grouped(out / "junit.xml"), engine
 
 
 def live_part(run: Run) -> Run:
@@ -131,9 +117,12 @@ def test_live_tier_runs_the_same_items_with_and_without_xdist(tmp_path: Path, re
     runs = {"no-xdist": live_part(executed(reference_run.out / "junit.xml", reference_run.out / "report.json"))}
     groups = {"no-xdist": False}
     for mode, args in zip(MODE_IDS[1:], XDIST_MODES[1:], strict=True):
-        result, runs[mode], groups[mode], created = live_run(*args, out=tmp_path / mode)
+        result, runs[mode], groups[mode], engine = live_run(*args, out=tmp_path / mode)
         assert result.returncode == 0, (mode, result.stdout[-3000:])
+        created = engine.created_projects(str(tmp_path / mode))
         assert len(created) == 1, (mode, created)  # two workers, one stack brought up
+        # each audio service's round trip runs once, in the worker that runs its item: not in both workers
+        assert engine.probe_runs(created, "audio_roundtrip") == {"api": 1, "notebook_runner": 1}, mode
         assert (  # the recreate runs only where the live items share one worker; else it says why it did not
             "PASSED smartmaint::sqlite-backend[live-mlflow-restart-recreate]" in result.stdout
             or "the live items are not in one xdist worker" in result.stdout

@@ -7,7 +7,7 @@ that failed re-raises the same error to every check that needs it, without a sec
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Generic, TypeVar, cast
 
 T = TypeVar("T")
@@ -52,3 +52,30 @@ class OncePer(Generic[K, T]):
         with self._lock:
             cell = self._cells.setdefault(key, Once())
         return cell.get(compute)
+
+
+class OnceEach(Generic[K, T]):
+    """A value per key (a service) from a probe that runs in several containers side by side.
+
+    The first caller that needs a key computes, at once, every key of the batch it names that nobody computed
+    yet; each key's outcome (value or error) is then remembered like ``Once``'s. A caller whose batch is only
+    its own key computes only that: under xdist's load scheduling another worker runs the other keys' items,
+    and probing them here too would do their work twice.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._outcomes: dict[K, T | Exception] = {}
+
+    def get(self, key: K, batch: Sequence[K], compute: Callable[[list[K]], Mapping[K, T | Exception]]) -> T:
+        with self._lock:
+            if key not in self._outcomes:
+                todo = [k for k in dict.fromkeys((key, *batch)) if k not in self._outcomes]
+                try:
+                    self._outcomes.update(compute(todo))
+                except Exception as exc:  # the whole batch's error, remembered for each of its keys
+                    self._outcomes.update(dict.fromkeys(todo, exc))
+        found = self._outcomes[key]
+        if isinstance(found, Exception):
+            raise found
+        return found

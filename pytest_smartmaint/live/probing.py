@@ -56,11 +56,3 @@ def probe_each(
 
     with ThreadPoolExecutor(max_workers=max(1, len(services))) as pool:
         return dict(zip(services, pool.map(one, services), strict=True))
-
-
-def picked(results: dict[str, F | SmartmaintError], service: str) -> F:
-    """``service``'s fact from ``probe_each``, or its probe's error raised."""
-    found = results[service]
-    if isinstance(found, SmartmaintError):
-        raise found
-    return found

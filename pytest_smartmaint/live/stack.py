@@ -44,8 +44,8 @@ from .facts import (
     parse_listeners,
 )
 from .isolation import Isolation
-from .once import Once, OncePer
-from .probing import picked, probe, probe_each
+from .once import Once, OnceEach, OncePer
+from .probing import probe, probe_each
 
 if TYPE_CHECKING:
     from testinfra.host import Host
@@ -76,11 +76,11 @@ class LiveStack:
         self.smoke_name = f"smartmaint-smoke-{runner.project}" + (f"-{worker}" if worker else "")
         # what is read once per session, each in a typed cell (its value, or the error every later caller gets)
         self._states: Once[dict[str, ContainerState]] = Once()
-        self._facts: Once[dict[str, ServiceFacts | SmartmaintError]] = Once()
+        self._facts: OnceEach[str, ServiceFacts] = OnceEach()
         self._smoke: Once[SmokeModel] = Once()
-        self._loads: Once[dict[str, ModelLoad | SmartmaintError]] = Once()
-        self._audio: Once[dict[str, AudioRoundTrip | SmartmaintError]] = Once()
-        self._registry: Once[dict[str, RegistryLoads | SmartmaintError]] = Once()
+        self._loads: OnceEach[str, ModelLoad] = OnceEach()
+        self._audio: OnceEach[str, AudioRoundTrip] = OnceEach()
+        self._registry: OnceEach[str, RegistryLoads] = OnceEach()
         self._engine_disk: Once[EngineDisk | None] = Once()
         self._listeners: OncePer[str, tuple[Listener, ...]] = OncePer()
         self._migrations: OncePer[str, MigrationHistory] = OncePer()
@@ -115,10 +115,16 @@ class LiveStack:
     def project(self) -> str:
         return self.runner.project
 
+    def _batch(self, services: Sequence[str]) -> Sequence[str]:
+        """The services a per-service fact is probed in at once (side by side, one exec each): all of them where
+        this process runs every live item, else (other xdist workers run some of the items) none but the one
+        asked for, so that no container does a probe's work twice."""
+        return services if self.exclusive else ()
+
     def facts(self, service: str) -> ServiceFacts:
         """uid, gid, mounts, packages and a tracking-API probe: one exec per service per session."""
-        services = sorted(self.model.project.services)
-        return picked(self._facts.get(lambda: probe_each(self.runner, services, ServiceFacts)), service)
+        services = self._batch(sorted(self.model.project.services))
+        return self._facts.get(service, services, lambda todo: probe_each(self.runner, todo, ServiceFacts))
 
     def trainer(self) -> str:
         """The service that trains the smoke model: named or detected from the files, else from the containers."""
@@ -172,8 +178,8 @@ class LiveStack:
         """models:/NAME/VERSION of the smoke model as ``consumer`` loads it (every consumer at once, once)."""
         smoke = self.smoke_model()
         arg = {"name": self.smoke_name, **smoke.as_arg(), "s3_endpoint": named_endpoint(self.model)}
-        consumers = self.model.roles.consumers
-        return picked(self._loads.get(lambda: probe_each(self.runner, consumers, ModelLoad, arg)), consumer)
+        consumers = self._batch(self.model.roles.consumers)
+        return self._loads.get(consumer, consumers, lambda todo: probe_each(self.runner, todo, ModelLoad, arg))
 
     def reload_smoke_model(self, consumer: str) -> ModelLoad:
         """The smoke model loaded again in ``consumer``, now (not remembered): after a restart or a recreate."""
@@ -182,8 +188,9 @@ class LiveStack:
 
     def audio_roundtrip(self, service: str) -> AudioRoundTrip:
         """The audio stack's imports and a WAV round trip in ``service`` (every audio service at once, once)."""
-        services = [s for s in self.model.roles.audio_candidates if s == service or self._audio_or_unknown(s)]
-        return picked(self._audio.get(lambda: probe_each(self.runner, services, AudioRoundTrip)), service)
+        candidates = self._batch(self.model.roles.audio_candidates)
+        services = [s for s in candidates if s == service or self._audio_or_unknown(s)]
+        return self._audio.get(service, services, lambda todo: probe_each(self.runner, todo, AudioRoundTrip))
 
     def listeners(self, service: str) -> tuple[Listener, ...]:
         """The TCP ports ``service`` listens on, and at which address (once per service per session)."""
@@ -349,10 +356,9 @@ class LiveStack:
         """The latest version of every registered model as ``consumer`` loads it: "ok", or the error
         (all consumers at once, once)."""
         arg = {"skip_prefix": "smartmaint-smoke-"}
-        consumers = self.model.roles.consumers
-        return dict(
-            picked(self._registry.get(lambda: probe_each(self.runner, consumers, RegistryLoads, arg)), consumer).models
-        )
+        consumers = self._batch(self.model.roles.consumers)
+        loads = self._registry.get(consumer, consumers, lambda todo: probe_each(self.runner, todo, RegistryLoads, arg))
+        return dict(loads.models)
 
     def remove_smoke_model(self) -> None:
         """On a stack the plugin did not start: delete what it registered (model, run, artifacts)."""
