@@ -306,6 +306,40 @@ def test_keep_leaves_the_stack_and_says_how_to_remove_it() -> None:
     assert project not in running_projects()
 
 
+def test_a_service_that_stopped_is_the_first_finding_and_no_item_guesses_another_cause() -> None:
+    """A user's stack whose api exited at startup (it loads a model nobody registered): reuse mode finds it
+    before the checks; the first item that needs the api reports the exit, the log and the cause."""
+    variant = VARIANTS / "api-exits-at-startup.yml"
+    project = f"userexit-{os.getpid()}"
+    compose = ["docker", "compose", "-f", str(COMPOSE), "-f", str(variant), "-p", project]
+    subprocess.run([*compose, "up", "-d"], check=True, capture_output=True, timeout=600)
+    try:
+        deadline = time.monotonic() + 180
+        ps = [*compose, "ps", "--all", "--format", "{{.Service}} {{.State}}"]
+        while "api exited" not in subprocess.run(ps, capture_output=True, text=True).stdout.splitlines():
+            assert time.monotonic() < deadline, "the api never exited"
+            time.sleep(1)
+        result = run("-k", "live", f"--smartmaint-project={project}", variant=variant)
+    finally:
+        subprocess.run([*compose, "down", "--volumes", "--remove-orphans", "--timeout", "5"], capture_output=True)
+    assert result.returncode == 1, result.stdout[-3000:]
+    failed = re.findall(r"^FAILED (smartmaint::\S+) - (.*)$", result.stdout, re.MULTILINE)
+    assert failed and "smartmaint::model-load[live-api]" in {nodeid for nodeid, _ in failed}, result.stdout[-3000:]
+    # every item that needs the api points to its exit, and nothing else fails: no mount, user or interpreter blamed
+    assert all(message.startswith("api is not running") for _, message in failed), failed
+    errors_section = result.stdout.split("short test summary info")[0]
+    assert errors_section.count("api is not running: its container ") == 1
+    assert "exited with code 1 after the stack came up" in errors_section
+    assert (
+        "Cause: api loads the registered model 'churn-model' at startup, and the registry does not have it "
+        "(MLflow answered RESOURCE_DOES_NOT_EXIST). notebook_runner should have registered it"
+    ) in errors_section
+    pointers = errors_section.count("api is not running (exit code 1); the finding is reported once, at smartmaint::")
+    assert pointers == len(failed) - 1
+
+
+# The tests below share the user's stack (module scope): they come last, so that it is down once the last of
+# them is done, not idle beside the other tests of this module.
 USER_CONTAINER_NAME = "shopfloor-mlflow"
 
 
@@ -477,35 +511,3 @@ def test_first_contact_in_a_users_repository_beside_their_running_stack(
     assert " passed" in summary and "error" not in summary and "failed" not in summary, summary
     assert containers(project) == before  # the user's containers: the same ids, start times, still running
     assert USER_CONTAINER_NAME in "".join(before)
-
-
-def test_a_service_that_stopped_is_the_first_finding_and_no_item_guesses_another_cause() -> None:
-    """A user's stack whose api exited at startup (it loads a model nobody registered): reuse mode finds it
-    before the checks; the first item that needs the api reports the exit, the log and the cause."""
-    variant = VARIANTS / "api-exits-at-startup.yml"
-    project = f"userexit-{os.getpid()}"
-    compose = ["docker", "compose", "-f", str(COMPOSE), "-f", str(variant), "-p", project]
-    subprocess.run([*compose, "up", "-d"], check=True, capture_output=True, timeout=600)
-    try:
-        deadline = time.monotonic() + 180
-        ps = [*compose, "ps", "--all", "--format", "{{.Service}} {{.State}}"]
-        while "api exited" not in subprocess.run(ps, capture_output=True, text=True).stdout.splitlines():
-            assert time.monotonic() < deadline, "the api never exited"
-            time.sleep(1)
-        result = run("-k", "live", f"--smartmaint-project={project}", variant=variant)
-    finally:
-        subprocess.run([*compose, "down", "--volumes", "--remove-orphans", "--timeout", "5"], capture_output=True)
-    assert result.returncode == 1, result.stdout[-3000:]
-    failed = re.findall(r"^FAILED (smartmaint::\S+) - (.*)$", result.stdout, re.MULTILINE)
-    assert failed and "smartmaint::model-load[live-api]" in {nodeid for nodeid, _ in failed}, result.stdout[-3000:]
-    # every item that needs the api points to its exit, and nothing else fails: no mount, user or interpreter blamed
-    assert all(message.startswith("api is not running") for _, message in failed), failed
-    errors_section = result.stdout.split("short test summary info")[0]
-    assert errors_section.count("api is not running: its container ") == 1
-    assert "exited with code 1 after the stack came up" in errors_section
-    assert (
-        "Cause: api loads the registered model 'churn-model' at startup, and the registry does not have it "
-        "(MLflow answered RESOURCE_DOES_NOT_EXIST). notebook_runner should have registered it"
-    ) in errors_section
-    pointers = errors_section.count("api is not running (exit code 1); the finding is reported once, at smartmaint::")
-    assert pointers == len(failed) - 1
