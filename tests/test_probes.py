@@ -298,3 +298,18 @@ def test_write_burst_says_when_not_even_its_experiment_can_be_created(server: st
     )
     assert burst.setup_error and burst.setup_error.startswith("HTTP 403, POST experiments/create: Invalid Host header")
     assert burst.requests == 1 and burst.ok == 0
+
+
+def test_a_probes_mlflow_client_reports_nothing_outside_the_stack() -> None:
+    """MLflow 3 clients send usage telemetry to a host outside the stack unless told not to; the probes' env
+    tells them. (A bare env: the CI and pytest variables that also turn it off are not in a user's container.)"""
+    ask = "from mlflow.telemetry.utils import is_telemetry_disabled; print(is_telemetry_disabled())"
+    bare = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
+
+    def disabled(env: dict[str, str]) -> str:
+        done = subprocess.run([sys.executable, "-c", ask], capture_output=True, text=True, env=env, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    assert disabled(bare) == "False"  # what a container's client does by itself
+    assert disabled({**bare, **PROBE_ENV}) == "True"

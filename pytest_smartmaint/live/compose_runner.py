@@ -31,6 +31,8 @@ PROBE_ENV = {
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "AWS_MAX_ATTEMPTS": "2",  # boto3 (an S3 artifact store): a bounded retry, not 5 with backoff
     "AWS_RETRY_MODE": "standard",
+    # MLflow 3 clients report usage to a host outside the stack unless told not to: a probe talks to the stack only
+    "MLFLOW_DISABLE_TELEMETRY": "true",
 }
 
 # Find an interpreter the way the image's PATH does (venvs first), then run the script.
