@@ -1,7 +1,8 @@
 """Typed memoisation for the live stack: a fact is computed once, and its outcome (value or error) remembered.
 
-A cell per fact, not a dict keyed by strings: the type checker knows what each one holds, and a fact
-that failed re-raises the same error to every check that needs it, without a second probe.
+A cell per fact (per service, for facts probed in each service), not a dict keyed by strings: the type checker
+knows what each one holds, and a fact that failed re-raises the same error to every check that needs it, without a
+second probe.
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ class OnceEach(Generic[K, T]):
     """A value per key (a service) from a probe that runs in several containers side by side.
 
     The first caller that needs a key computes, at once, every key of the batch it names that nobody computed
-    yet; each key's outcome (value or error) is then remembered like ``Once``'s. A caller whose batch is only
+    yet (``compute`` returns an outcome for every key it is given); each key's outcome (value or error) is then
+    remembered like ``Once``'s. A caller whose batch is only
     its own key computes only that: under xdist's load scheduling another worker runs the other keys' items,
     and probing them here too would do their work twice.
     """

@@ -116,14 +116,15 @@ class LiveStack:
         return self.runner.project
 
     def _batch(self, services: Sequence[str]) -> Sequence[str]:
-        """The services a per-service fact is probed in at once (side by side, one exec each): all of them where
-        this process runs every live item, else (other xdist workers run some of the items) none but the one
-        asked for, so that no container does a probe's work twice."""
+        """The services a costly per-service probe (a model load, the audio round trip) runs in at once, side by
+        side: all of them where this process runs every live item; else (other xdist workers run some of the
+        items) none but the one asked for, so that no container does that work twice."""
         return services if self.exclusive else ()
 
     def facts(self, service: str) -> ServiceFacts:
-        """uid, gid, mounts, packages and a tracking-API probe: one exec per service per session."""
-        services = self._batch(sorted(self.model.project.services))
+        """uid, gid, mounts, packages and a tracking-API probe: one exec per service per session, every service
+        at once (a light probe that the checks of every worker need for most services)."""
+        services = sorted(self.model.project.services)
         return self._facts.get(service, services, lambda todo: probe_each(self.runner, todo, ServiceFacts))
 
     def trainer(self) -> str:
@@ -175,7 +176,8 @@ class LiveStack:
         return self._smoke.get(lambda: probe(self.runner, trainer, SmokeModel, arg))
 
     def model_load(self, consumer: str) -> ModelLoad:
-        """models:/NAME/VERSION of the smoke model as ``consumer`` loads it (every consumer at once, once)."""
+        """models:/NAME/VERSION of the smoke model as ``consumer`` loads it (once; every consumer at once where
+        this process runs every live item)."""
         smoke = self.smoke_model()
         arg = {"name": self.smoke_name, **smoke.as_arg(), "s3_endpoint": named_endpoint(self.model)}
         consumers = self._batch(self.model.roles.consumers)
@@ -187,7 +189,8 @@ class LiveStack:
         return probe(self.runner, consumer, ModelLoad, arg)
 
     def audio_roundtrip(self, service: str) -> AudioRoundTrip:
-        """The audio stack's imports and a WAV round trip in ``service`` (every audio service at once, once)."""
+        """The audio stack's imports and a WAV round trip in ``service`` (once; every audio service at once where this
+        process runs every live item)."""
         candidates = self._batch(self.model.roles.audio_candidates)
         services = [s for s in candidates if s == service or self._audio_or_unknown(s)]
         return self._audio.get(service, services, lambda todo: probe_each(self.runner, todo, AudioRoundTrip))
@@ -354,7 +357,7 @@ class LiveStack:
 
     def registry_loads(self, consumer: str) -> dict[str, str]:
         """The latest version of every registered model as ``consumer`` loads it: "ok", or the error
-        (all consumers at once, once)."""
+        (once; every consumer at once where this process runs every live item)."""
         arg = {"skip_prefix": "smartmaint-smoke-"}
         consumers = self._batch(self.model.roles.consumers)
         loads = self._registry.get(consumer, consumers, lambda todo: probe_each(self.runner, todo, RegistryLoads, arg))
