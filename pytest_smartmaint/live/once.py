@@ -60,9 +60,8 @@ class OnceEach(Generic[K, T]):
 
     The first caller that needs a key computes, at once, every key of the batch it names that nobody computed
     yet (``compute`` returns an outcome for every key it is given); each key's outcome (value or error) is then
-    remembered like ``Once``'s. A caller whose batch is only
-    its own key computes only that: under xdist's load scheduling another worker runs the other keys' items,
-    and probing them here too would do their work twice.
+    remembered like ``Once``'s. A caller whose batch is only its own key computes only that: under xdist's load
+    scheduling another worker runs the other keys' items, and probing them here too would do their work twice.
     """
 
     def __init__(self) -> None:
