@@ -19,7 +19,7 @@ from pytest_smartmaint.errors import SmartmaintError
 from pytest_smartmaint.live import facts, probes
 from pytest_smartmaint.live.compose_runner import ComposeRunner, ProbeResult
 from pytest_smartmaint.live.facts import DirectoryAccess, InspectedState, MigrationHistory, PathOwner
-from pytest_smartmaint.live.once import Once, OnceEach, OncePer
+from pytest_smartmaint.live.once import Once, OnceEach
 from pytest_smartmaint.live.probing import probe_each
 
 PACKAGE = Path(__file__).resolve().parents[1] / "pytest_smartmaint"
@@ -99,10 +99,18 @@ def test_once_each_probes_a_batch_once_and_under_xdist_only_the_key_asked_for() 
 
 
 def test_once_per_key_keeps_each_key_apart() -> None:
-    cells: OncePer[str, str] = OncePer()
-    assert cells.get("api", lambda: "a") == "a"
-    assert cells.get("trainer", lambda: "t") == "t"
-    assert cells.get("api", lambda: "changed") == "a"
+    cells: OnceEach[str, str] = OnceEach()
+    assert cells.one("api", lambda: "a") == "a"
+    assert cells.one("trainer", lambda: "t") == "t"
+    assert cells.one("api", lambda: "changed") == "a"
+
+    def boom() -> str:
+        raise SmartmaintError("probe failed")
+
+    with pytest.raises(SmartmaintError, match="probe failed"):
+        cells.one("broken", boom)
+    with pytest.raises(SmartmaintError, match="probe failed"):  # its error is kept: no second probe runs
+        cells.one("broken", lambda: "probed again")
 
 
 def test_every_fact_names_a_probe_that_exists() -> None:

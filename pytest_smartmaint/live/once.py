@@ -42,19 +42,6 @@ class Once(Generic[T]):
             return self._value if self._done and self._error is None else None
 
 
-class OncePer(Generic[K, T]):
-    """A ``Once`` per key (a service): each key's value is computed once, independently of the others."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._cells: dict[K, Once[T]] = {}
-
-    def get(self, key: K, compute: Callable[[], T]) -> T:
-        with self._lock:
-            cell = self._cells.setdefault(key, Once())
-        return cell.get(compute)
-
-
 class OnceEach(Generic[K, T]):
     """A value per key (a service) from a probe that runs in several containers side by side.
 
@@ -80,3 +67,7 @@ class OnceEach(Generic[K, T]):
         if isinstance(found, Exception):
             raise found
         return found
+
+    def one(self, key: K, compute: Callable[[], T]) -> T:
+        """``key``'s value from a probe of that key alone (a batch of one)."""
+        return self.get(key, (), lambda _: {key: compute()})

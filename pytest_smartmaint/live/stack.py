@@ -44,7 +44,7 @@ from .facts import (
     parse_listeners,
 )
 from .isolation import Isolation
-from .once import Once, OnceEach, OncePer
+from .once import Once, OnceEach
 from .probing import probe, probe_each
 
 if TYPE_CHECKING:
@@ -82,8 +82,8 @@ class LiveStack:
         self._audio: OnceEach[str, AudioRoundTrip] = OnceEach()
         self._registry: OnceEach[str, RegistryLoads] = OnceEach()
         self._engine_disk: Once[EngineDisk | None] = Once()
-        self._listeners: OncePer[str, tuple[Listener, ...]] = OncePer()
-        self._migrations: OncePer[str, MigrationHistory] = OncePer()
+        self._listeners: OnceEach[str, tuple[Listener, ...]] = OnceEach()
+        self._migrations: OnceEach[str, MigrationHistory] = OnceEach()
         self.stopped_reported_at: dict[str, str] = {}  # a stopped service -> the item that reported it in full
 
     def stopped_finding(self, services: Sequence[str], item: str, fresh: bool = False) -> str | None:
@@ -204,7 +204,7 @@ class LiveStack:
                 raise SmartmaintError(f"cannot read the listening sockets of {service}: {done.stderr.strip()[-300:]}")
             return parse_listeners(done.stdout)
 
-        return self._listeners.get(service, read)
+        return self._listeners.one(service, read)
 
     def reach(self, source: str, target: str, ports: Sequence[int], http_ports: Sequence[int]) -> Reach:
         """From inside ``source``: resolve ``target`` by name and connect to each port (HTTP ones get a request)."""
@@ -262,7 +262,7 @@ class LiveStack:
 
     def migrations(self, service: str) -> MigrationHistory:
         """The MLflow release in ``service`` and the schema revisions its migrations know (once per service)."""
-        return self._migrations.get(service, lambda: probe(self.runner, service, MigrationHistory))
+        return self._migrations.one(service, lambda: probe(self.runner, service, MigrationHistory))
 
     def s3_access(self, service: str, bucket: str, prefix: str, expected_endpoint: str | None) -> S3Access:
         """The S3 artifact store as ``service`` reaches it: ``prefix`` of ``bucket`` listed with its own settings.
