@@ -252,45 +252,17 @@ def snapshot(directory: Path) -> dict[str, tuple[str, int, int, int]]:
     } | {".": ("dir", directory.stat().st_mtime_ns, directory.stat().st_mode, directory.stat().st_uid)}
 
 
-def user_data_override(tmp_path: Path) -> Path:
-    """The reference stack on the user's own host directories, with a fixed published port."""
-    data, db = tmp_path / "mlflow_data", tmp_path / "mlflow_db"
+def users_data(repo: Path) -> list[Path]:
+    """The user's MLflow data next to their compose file, as bind-mounts.yml mounts it: a model file and a
+    registry the plugin must neither read into its run nor change (owned by the services' uid, 1000)."""
+    data, db = repo / "mlflow_data", repo / "mlflow_db"
     (data / "1" / "abc").mkdir(parents=True)
     (data / "1" / "abc" / "model.pkl").write_bytes(b"the user's model")
     db.mkdir()
     (db / "mlflow.db").write_bytes(b"SQLite format 3\0 the user's registry")
     for path in [data, db, *data.rglob("*"), *db.rglob("*")]:
         os.chown(path, 1000, 1000)
-    override = tmp_path / "user-data.yml"
-    override.write_text(
-        (VARIANTS / "bind-mounts.yml")
-        .read_text()
-        .replace("./mlflow_db:", f"{db}:")
-        .replace("./mlflow_data:", f"{data}:")
-    )
-    return override
-
-
-def test_user_data_is_untouched_and_fixed_ports_do_not_collide(tmp_path: Path) -> None:
-    first, second = tmp_path / "a", tmp_path / "b"
-    first.mkdir(), second.mkdir()
-    overrides = [user_data_override(first), user_data_override(second)]
-    before = [snapshot(d / name) for d in (first, second) for name in ("mlflow_data", "mlflow_db")]
-    # two runs side by side: both publish 8000:8000 in the compose files, neither may collide
-    processes = [
-        subprocess.Popen(
-            command("-k", "live and (volume-paths or sqlite-backend or uid-mapping)", variant=o),
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for o in overrides
-    ]
-    outputs = [recorded(p.communicate(timeout=1200)[0]) for p in processes]
-    for process, output in zip(processes, outputs, strict=True):
-        assert process.returncode == 0, output[-4000:]
-    assert [snapshot(d / name) for d in (first, second) for name in ("mlflow_data", "mlflow_db")] == before
+    return [data, db]
 
 
 def test_keep_leaves_the_stack_and_says_how_to_remove_it() -> None:
@@ -375,6 +347,12 @@ def containers(project: str) -> dict[str, str]:
         ).stdout.strip()
         for name in out
     }
+
+
+def published_ports(project: str) -> str:
+    """The host ports the project's containers publish, as `docker ps` shows them."""
+    argv = ["docker", "ps", "--filter", f"label=com.docker.compose.project={project}", "--format", "{{.Ports}}"]
+    return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
 
 
 def reuse_run(project: str, out: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], Run]:
@@ -470,7 +448,10 @@ def test_first_contact_in_a_users_repository_beside_their_running_stack(
     user_stack: tuple[str, list[str]], tmp_path: Path
 ) -> None:
     """A repository as users have it: the stack is docker-compose.yml (its server under the same fixed
-    container_name as the user's running copy), its own tests cannot import here, no option but the two."""
+    container_name as the user's running copy) and docker-compose.override.yml (their MLflow data in
+    ./mlflow_data and ./mlflow_db, the api on the host port 8000 that their running copy holds), its own tests
+    cannot import here, no option but the two. The run passes on a stack of its own, beside theirs, and leaves
+    their data as it was."""
     project, _ = user_stack
     repo = tmp_path / "shopfloor"
     shutil.copytree(REPO / "stack", repo / "stack")
@@ -479,6 +460,9 @@ def test_first_contact_in_a_users_repository_beside_their_running_stack(
     )
     assert USER_CONTAINER_NAME in text
     (repo / "docker-compose.yml").write_text(text)
+    shutil.copy(VARIANTS / "bind-mounts.yml", repo / "docker-compose.override.yml")  # publishes 8000:8000
+    data = users_data(repo)
+    before_data = [snapshot(d) for d in data]
     (repo / "tests").mkdir()
     (repo / "tests" / "test_app.py").write_text("import torch  # the CI runner has no torch\n")
     before = containers(project)
@@ -492,8 +476,8 @@ def test_first_contact_in_a_users_repository_beside_their_running_stack(
     recorded(result.stdout + result.stderr)
     assert result.returncode == 0, result.stdout[-4000:]
     assert (
-        f"compose files: {repo / 'docker-compose.yml'} (from compose's default files: docker-compose.yml)"
-        in result.stdout
+        f"compose files: {repo / 'docker-compose.yml'}, {repo / 'docker-compose.override.yml'} "
+        "(from compose's default files: docker-compose.yml + docker-compose.override.yml)" in result.stdout
     )
     assert (
         f"container_name dropped in the run's own stack, so it never meets yours (each stays a network alias): "
@@ -506,3 +490,5 @@ def test_first_contact_in_a_users_repository_beside_their_running_stack(
     assert " passed" in summary and "error" not in summary and "failed" not in summary, summary
     assert containers(project) == before  # the user's containers: the same ids, start times, still running
     assert USER_CONTAINER_NAME in "".join(before)
+    assert "0.0.0.0:8000->8000/tcp" in published_ports(project)  # theirs: the port the run's files name too
+    assert [snapshot(d) for d in data] == before_data  # their data: same bytes, times, modes and owners
