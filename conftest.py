@@ -36,6 +36,15 @@ VARIANTS = REPO / "tests" / "variants"
 STACKS = REPO / "tests" / "stacks"  # live stacks shaped unlike the reference stack
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files with live tests first, each file's own order kept. Under `--dist loadfile --no-loadscope-reorder`
+    xdist hands files to workers in this order, so the many quick files fill the end of the run. xdist's default
+    order (most tests first) hands out the live files, a few tests of minutes each, last: one worker then runs
+    the last of them while the other has nothing left."""
+    live = {item.path for item in items if item.get_closest_marker("live")}
+    items.sort(key=lambda item: item.path not in live)  # a stable sort
+
+
 @pytest.fixture(autouse=True)
 def _docker_config(monkeypatch: pytest.MonkeyPatch) -> None:
     """pytester moves HOME; keep the docker CLI finding its config and CLI plugins (Compose v2)."""
