@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -254,7 +255,7 @@ def snapshot(directory: Path) -> dict[str, tuple[str, int, int, int]]:
 
 def users_data(repo: Path) -> list[Path]:
     """The user's MLflow data next to their compose file, as bind-mounts.yml mounts it: a model file and a
-    registry the plugin must neither read into its run nor change (owned by the services' uid, 1000)."""
+    registry (not a valid one) that the plugin's run must leave as they are (owned by the services' uid, 1000)."""
     data, db = repo / "mlflow_data", repo / "mlflow_db"
     (data / "1" / "abc").mkdir(parents=True)
     (data / "1" / "abc" / "model.pkl").write_bytes(b"the user's model")
@@ -315,13 +316,22 @@ def test_a_service_that_stopped_is_the_first_finding_and_no_item_guesses_another
 USER_CONTAINER_NAME = "shopfloor-mlflow"
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("0.0.0.0", 0))
+        return int(probe.getsockname()[1])
+
+
 @pytest.fixture(scope="module")
 def user_stack(docker_engine: None) -> object:
     """The reference stack started outside the plugin, as its user runs it: a model of the user's in its
-    registry, the server under a fixed ``container_name``. The tests that use it only read it."""
+    registry, the server under a fixed ``container_name``, the api on a fixed host port (SHOPFLOOR_API_PORT,
+    a free one, set while the module's tests run). The tests that use it only read it."""
     project = f"userstack-{os.getpid()}"
-    with user_stack_running((COMPOSE, VARIANTS / "user-container-name.yml"), project) as compose:
-        yield project, compose
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SHOPFLOOR_API_PORT", str(free_port()))
+        with user_stack_running((COMPOSE, VARIANTS / "user-container-name.yml"), project) as compose:
+            yield project, compose
 
 
 def registered_models(compose: list[str]) -> str:
@@ -449,9 +459,9 @@ def test_first_contact_in_a_users_repository_beside_their_running_stack(
 ) -> None:
     """A repository as users have it: the stack is docker-compose.yml (its server under the same fixed
     container_name as the user's running copy) and docker-compose.override.yml (their MLflow data in
-    ./mlflow_data and ./mlflow_db, the api on the host port 8000 that their running copy holds), its own tests
-    cannot import here, no option but the two. The run passes on a stack of its own, beside theirs, and leaves
-    their data as it was."""
+    ./mlflow_data and ./mlflow_db, the api on the fixed host port that their running copy holds), its own tests
+    cannot import here, no option but the two. The run passes on a stack of its own, beside theirs (its fixed port
+    re-published on an ephemeral one, which is also what keeps two runs apart), and leaves their data as it was."""
     project, _ = user_stack
     repo = tmp_path / "shopfloor"
     shutil.copytree(REPO / "stack", repo / "stack")
@@ -460,7 +470,10 @@ def test_first_contact_in_a_users_repository_beside_their_running_stack(
     )
     assert USER_CONTAINER_NAME in text
     (repo / "docker-compose.yml").write_text(text)
-    shutil.copy(VARIANTS / "bind-mounts.yml", repo / "docker-compose.override.yml")  # publishes 8000:8000
+    port = os.environ["SHOPFLOOR_API_PORT"]  # the host port the user's api holds: their files name it too
+    override = (VARIANTS / "bind-mounts.yml").read_text().replace('"8000:8000"', f'"{port}:8000"')
+    assert f'"{port}:8000"' in override
+    (repo / "docker-compose.override.yml").write_text(override)
     data = users_data(repo)
     before_data = [snapshot(d) for d in data]
     (repo / "tests").mkdir()
@@ -490,5 +503,5 @@ def test_first_contact_in_a_users_repository_beside_their_running_stack(
     assert " passed" in summary and "error" not in summary and "failed" not in summary, summary
     assert containers(project) == before  # the user's containers: the same ids, start times, still running
     assert USER_CONTAINER_NAME in "".join(before)
-    assert "0.0.0.0:8000->8000/tcp" in published_ports(project)  # theirs: the port the run's files name too
+    assert f"0.0.0.0:{port}->8000/tcp" in published_ports(project)  # theirs: the port the run's files name too
     assert [snapshot(d) for d in data] == before_data  # their data: same bytes, times, modes and owners
