@@ -32,7 +32,8 @@ def _live(stack: LiveStack) -> None:
     )
     if disk.free_bytes is None:
         pytest.skip(
-            f"the engine is remote: the free space of its data root {disk.root} cannot be read from here "
+            f"the free space of the engine's data root {disk.root} could not be read: the engine is remote, and "
+            "`df` did not run in any of the stack's images there "
             f"(reclaimable: images {disk.gb(disk.reclaimable_images)}, "
             f"build cache {disk.gb(disk.reclaimable_build_cache)})"
         )

@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .. import commands
 from ..errors import SmartmaintError
+from .engine_endpoint import engine_endpoint
 
 _UNITS = {"B": 1, "kB": 1e3, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12}
 FREE_SPACE_COMMANDS = (
@@ -32,7 +34,7 @@ def _bytes(text: str) -> int:
 @dataclass(frozen=True)
 class EngineDisk:
     root: str  # the engine's data root (DockerRootDir)
-    free_bytes: int | None  # None: the data root is not on this machine (a remote engine), or not readable
+    free_bytes: int | None  # None: not readable (a remote engine that has none of the stack's images yet)
     reclaimable_images: int
     reclaimable_build_cache: int
 
@@ -41,9 +43,8 @@ class EngineDisk:
         return f"{value / 1e9:.1f} GB"
 
     def summary(self) -> str:
-        free = (
-            f"{self.gb(self.free_bytes)} free" if self.free_bytes is not None else "free space unknown (remote engine)"
-        )
+        unknown = "free space unknown (a remote engine with none of the stack's images yet)"
+        free = f"{self.gb(self.free_bytes)} free" if self.free_bytes is not None else unknown
         return (
             f"{free} on {self.root}; reclaimable: images {self.gb(self.reclaimable_images)}, "
             f"build cache {self.gb(self.reclaimable_build_cache)}"
@@ -65,15 +66,28 @@ class EngineDisk:
         )
 
 
-def _engine_host() -> str:
-    if os.environ.get("DOCKER_HOST"):
-        return os.environ["DOCKER_HOST"]
-    context = commands.run(["docker", "context", "inspect", "--format", "{{.Endpoints.docker.Host}}"], timeout=30)
-    return context.stdout.strip() if context.returncode == 0 else ""
+def _free_through_the_engine(root: str, images: Sequence[str]) -> int | None:
+    """A remote engine's free space, as its own machine sees it: ``df`` in a throwaway container (no network,
+    the data root mounted read-only) of the first of ``images`` that the engine already has. None when it has
+    none of them (a first run, before the stack is built) or the image has no ``df``."""
+    for image in images:
+        if commands.run(["docker", "image", "inspect", image], timeout=30).returncode != 0:
+            continue
+        done = commands.run(
+            ["docker", "run", "--rm", "--network", "none", "--user", "0", "--entrypoint", "df"]
+            + ["--volume", f"{root}:/engine-data-root:ro", image, "-Pk", "/engine-data-root"],
+            timeout=120,
+        )
+        rows = done.stdout.strip().splitlines() if done.returncode == 0 else []
+        fields = rows[-1].split() if len(rows) > 1 else []
+        if len(fields) >= 4 and fields[3].isdigit():
+            return int(fields[3]) * 1024
+    return None
 
 
-def read_engine_disk() -> EngineDisk | None:
-    """None when no engine answers (or there is no docker CLI)."""
+def read_engine_disk(images: Sequence[str] = ()) -> EngineDisk | None:
+    """None when no engine answers (or there is no docker CLI). On a remote engine the free space is read
+    through one of ``images`` (the stack's), as the engine's machine sees it."""
     try:
         info = commands.run(["docker", "info", "--format", "{{.DockerRootDir}}"], timeout=30)
     except SmartmaintError:
@@ -82,8 +96,9 @@ def read_engine_disk() -> EngineDisk | None:
         return None
     root = info.stdout.strip()
     free: int | None = None
-    local = _engine_host().startswith("unix://")  # a remote engine's data root is not this machine's path
-    if local:
+    if engine_endpoint().remote:  # its data root is a path of another machine
+        free = _free_through_the_engine(root, images)
+    else:
         try:
             stats = os.statvfs(root)
             free = stats.f_bavail * stats.f_frsize

@@ -30,6 +30,7 @@ from ..static.stack_model import StackModel
 from . import reaper
 from .compose_runner import ComposeRunner
 from .engine_disk import read_engine_disk
+from .engine_endpoint import engine_endpoint
 from .facts import InspectedState
 from .isolation import isolate
 from .stack import LiveStack
@@ -74,11 +75,11 @@ def live_stack(
             stack.remove_smoke_model()
         return
     _require_engine()
-    disk = read_engine_disk()
+    disk = read_engine_disk(model.image_names())
     shortage = disk.shortage(settings.min_free_gb) if disk else None
     if shortage:  # before anything is created: nothing to clean up
         raise SmartmaintError(f"nothing was built: {shortage}")
-    isolation = isolate(model, name)
+    isolation = isolate(model, name, remote=engine_endpoint().remote)
     files = [*model.project.files, isolation.override]
     runner = ComposeRunner(files, name)
     watcher = reaper.start(name, isolation.run_dir)  # removes the project if this process is killed (SIGKILL)

@@ -21,6 +21,7 @@ from ..static.s3_store import named_endpoint
 from ..static.stack_model import TRAINER_NAME, StackModel
 from .compose_runner import EXEC_TIMEOUT_S, ComposeRunner, ProbeResult
 from .engine_disk import EngineDisk, read_engine_disk
+from .engine_endpoint import engine_endpoint
 from .facts import (
     AudioRoundTrip,
     HttpAnswer,
@@ -249,7 +250,7 @@ class LiveStack:
 
     def engine_disk(self) -> EngineDisk | None:
         """The engine's free disk and reclaimable space, read once per session."""
-        return self._engine_disk.get(read_engine_disk)
+        return self._engine_disk.get(lambda: read_engine_disk(self.model.image_names()))
 
     def server_facts(self) -> ServerFacts:
         """The server's running processes and its SQLite file's tables, as its own container sees them."""
@@ -328,13 +329,17 @@ class LiveStack:
         return self.runner.run(service, text, timeout)
 
     def published(self, service: str, port: int, protocol: str = "tcp") -> str | None:
-        """``host:port`` on this machine that reaches the service's container ``port``; None if unpublished."""
+        """``host:port`` that reaches the service's container ``port`` from this machine; None if unpublished.
+        On a remote engine the host is the engine's (DOCKER_HOST, the docker context's endpoint)."""
         done = self.runner.compose("port", "--protocol", protocol, service, str(port), timeout=30)
         address = done.stdout.strip().splitlines()[0] if done.returncode == 0 and done.stdout.strip() else ""
         if not address or address.endswith(":0"):
             return None
         host, _, bound = address.rpartition(":")
-        return f"{'127.0.0.1' if host in ('0.0.0.0', '::', '[::]', '') else host}:{bound}"
+        engine = engine_endpoint()
+        if engine.remote or host in ("0.0.0.0", "::", "[::]", ""):  # compose prints the engine machine's address
+            host = engine.host
+        return f"{host}:{bound}"
 
     def logs(self, service: str, lines: int = 200) -> str:
         """The service's last ``lines`` log lines."""

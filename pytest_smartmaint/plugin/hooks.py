@@ -320,11 +320,37 @@ class SmartmaintPlugin:
         if not s.static_only:
             from ..live.engine_disk import read_engine_disk
 
-            disk = read_engine_disk()
+            disk = read_engine_disk(m.image_names())
             lines.append(
                 f"smartmaint: engine: {disk.summary()}; limit {s.min_free_gb:g} GB (smartmaint_min_free_gb)"
                 if disk
                 else "smartmaint: engine: not reachable"
             )
+            lines += _remote_engine_lines(m, owned=not s.project)
         lines.append(f"smartmaint: reproduce with: {s.reproduce_line()}")
         return lines
+
+
+def _remote_engine_lines(model: StackModel, owned: bool) -> list[str]:
+    """What a remote engine changes, said before anything runs: where the run's data and ports are, and
+    which of the user's binds name paths of the engine's machine."""
+    from ..live.engine_endpoint import engine_endpoint
+    from ..live.isolation import unisolated_binds
+
+    engine = engine_endpoint()
+    if not engine.remote:
+        return []
+    lines = [f"smartmaint: engine is {engine.describe()}: published ports are reached at {engine.host}"]
+    if not owned:
+        return lines
+    lines[0] += (
+        "; the run's own stack keeps its MLflow data in volumes of that engine and publishes its ports on "
+        f"every interface of {engine.host}, for the run only"
+    )
+    kept = unisolated_binds(model)
+    if kept:
+        lines.append(
+            "smartmaint: binds kept as written, paths of the engine's machine that the plugin cannot copy or "
+            "clear there: " + "; ".join(kept)
+        )
+    return lines

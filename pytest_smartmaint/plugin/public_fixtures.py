@@ -68,7 +68,8 @@ def smartmaint_host(smartmaint_stack: LiveStack) -> Callable[[str], Host]:
 
 @pytest.fixture(scope="session")
 def mlflow_client(smartmaint_stack: LiveStack) -> MlflowClient:
-    """An ``mlflow.MlflowClient`` on this machine, talking to the server through its published port."""
+    """An ``mlflow.MlflowClient`` on this machine, talking to the server through its published port (at the
+    engine's host when the engine is remote)."""
     server = smartmaint_stack.model.server
     if server is None:
         pytest.skip("the compose project has no MLflow server (no service runs `mlflow server`)")
@@ -81,7 +82,8 @@ def mlflow_client(smartmaint_stack: LiveStack) -> MlflowClient:
     if server.enforces_allowed_hosts is not False and not server.admits_host(address):
         pytest.skip(
             f"{server.service} does not admit the Host header {address!r} "
-            f"(allowed hosts: {server.allowed_hosts}); add 127.0.0.1:* to --allowed-hosts to use mlflow_client"
+            f"(allowed hosts: {server.allowed_hosts}); add {address.rpartition(':')[0]}:* to --allowed-hosts "
+            "to use mlflow_client"
         )
     from mlflow import MlflowClient
 

@@ -67,6 +67,15 @@ class StackModel:
     def service(self, name: str) -> Service:
         return self.project.services[name]
 
+    def image_name(self, name: str) -> str:
+        """The image the service runs: its ``image:``, or for one built with none the name compose gives it
+        in the project's own builds (``<project>-<service>``)."""
+        service = self.service(name)
+        return service.image or f"{self.project.name}-{name}"
+
+    def image_names(self) -> list[str]:
+        return [self.image_name(name) for name in sorted(self.project.services)]
+
     def effective_user(self, name: str) -> EffectiveUser:
         """Who the service's container runs as, as far as the compose file and Dockerfile tell."""
         service = self.service(name)
