@@ -185,6 +185,91 @@ def docker_engine() -> None:
     pytest.skip(message)
 
 
+@dataclass(frozen=True)
+class SecondEngine:
+    """A second, real engine that shares no filesystem with this machine, as the plugin meets a remote one."""
+
+    address: str  # tcp://IP:2375, at its address on the first engine's bridge: only this machine reaches it
+    host: str
+
+    def docker(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "DOCKER_HOST": self.address}
+        return subprocess.run(["docker", *args], env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+# The second engine's data root: its images and build cache, kept between sessions as the first engine keeps its
+# own (a first session builds the reference images there, some minutes). Its containers, networks and volumes
+# are checked to be gone before it stops.
+SECOND_ENGINE_DATA = Path(
+    os.environ.get("SMARTMAINT_TEST_ENGINE_DATA", Path.home() / ".cache" / "pytest-smartmaint-tests" / "engine")
+)
+
+
+@pytest.fixture(scope="session")
+def second_engine(docker_engine: None) -> Iterator[SecondEngine]:
+    """dockerd in a container of the first engine (tests/engine), for the session; removed afterwards.
+
+    Not ``--privileged``: this machine's kernel withholds CAP_SYS_RESOURCE, which --privileged asks for, so the
+    container gets every other capability, no seccomp or AppArmor profile, every device and the cgroup tree.
+    One session at a time uses the data root (a lock beside it)."""
+    base = os.environ.get("BASE_IMAGE", "smartmaint-base:bookworm")
+    image = "smartmaint-test/engine:latest"
+    build = ["docker", "build", "-q", "-t", image, "--build-arg", f"BASE_IMAGE={base}", str(REPO / "tests" / "engine")]
+    subprocess.run(build, check=True, capture_output=True, timeout=900)
+    SECOND_ENGINE_DATA.mkdir(parents=True, exist_ok=True)
+    with (SECOND_ENGINE_DATA.parent / "engine.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        name = f"smartmaint-test-engine-{os.getpid()}"
+        run = ["docker", "run", "--detach", "--name", name, "--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE"]
+        run += ["--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined"]
+        run += ["--security-opt", "systempaths=unconfined", "--device-cgroup-rule", "a *:* rwm", "--tmpfs", "/run"]
+        run += ["--volume", "/sys/fs/cgroup:/sys/fs/cgroup", "--volume", f"{SECOND_ENGINE_DATA}:/var/lib/docker", image]
+        subprocess.run(run, check=True, capture_output=True, timeout=120)
+        try:
+            ip = subprocess.run(
+                ["docker", "inspect", "--format", "{{.NetworkSettings.IPAddress}}", name],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=30,
+            ).stdout.strip()
+            engine = SecondEngine(f"tcp://{ip}:2375", ip)
+            deadline = time.monotonic() + 60
+            while engine.docker("info", timeout=10).returncode != 0:
+                assert time.monotonic() < deadline, subprocess.run(
+                    ["docker", "logs", name], capture_output=True, text=True
+                ).stderr[-3000:]
+                time.sleep(0.5)
+            if engine.docker("image", "inspect", base).returncode != 0:  # the stack's Dockerfiles build FROM it
+                saved = subprocess.Popen(["docker", "save", base], stdout=subprocess.PIPE)
+                subprocess.run(
+                    ["docker", "load", "-q"],
+                    stdin=saved.stdout,
+                    env={**os.environ, "DOCKER_HOST": engine.address},
+                    check=True,
+                    capture_output=True,
+                    timeout=600,
+                )
+                saved.wait(timeout=60)
+            yield engine
+            left = [
+                f"{kind}:{line}"
+                for kind, args in (("container", ("ps", "-aq")), ("volume", ("volume", "ls", "-q")))
+                for line in engine.docker(*args).stdout.split()
+            ] + [
+                f"network:{n}"
+                for n in engine.docker("network", "ls", "--format", "{{.Name}}").stdout.split()
+                if n not in ("bridge", "host", "none")
+            ]
+            assert not left, f"the runs left resources on the second engine: {left}"
+        finally:
+            # a clean stop first: dockerd shuts its containerd down and leaves its data root consistent for the next
+            subprocess.run(["docker", "stop", "--time", "30", name], capture_output=True, timeout=120, check=False)
+            subprocess.run(
+                ["docker", "rm", "--force", "--volumes", name], capture_output=True, timeout=120, check=False
+            )
+
+
 Records = list[dict[str, Any]]
 # `pytest --smartmaint` as the live tests run it: the built-in suite only (this repository's own tests are not
 # collected, as a user's are not with --smartmaint-only: each run and each of its xdist workers would import them

@@ -7,13 +7,15 @@ must bring the stack up, and remove it afterwards.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, recorded
+from conftest import PROJECT_NAME, REPO, VARIANTS, SecondEngine, recorded
 
 USER_TESTS = """
 import urllib.request
@@ -51,11 +53,13 @@ def test_the_static_model(smartmaint_model):
 """
 
 
-def user_run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def user_run(
+    tmp_path: Path, *args: str, files: tuple[Path, ...] = (), env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     project = tmp_path / "user_project"
     project.mkdir(exist_ok=True)
     (project / "test_infra.py").write_text(USER_TESTS)
-    files = ["--smartmaint-compose-file", str(REPO / "docker-compose.test.yml")] if "--smartmaint" in args else []
+    compose = [REPO / "docker-compose.test.yml", *files] if "--smartmaint" in args else []
     command = [
         sys.executable,
         "-m",
@@ -65,20 +69,37 @@ def user_run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
         "-rA",
         "-m",
         "not smartmaint",
-        *files,
+        *(a for f in compose for a in ("--smartmaint-compose-file", str(f))),
         str(project / "test_infra.py"),
         *args,
     ]
-    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=1200, check=False)
+    environment = {**os.environ, **(env or {})}
+    result = subprocess.run(
+        command, cwd=REPO, capture_output=True, text=True, timeout=1200, check=False, env=environment
+    )
     recorded(result.stdout + result.stderr)
     return result
 
 
 @pytest.mark.live
 @pytest.mark.usefixtures("no_leftovers")
-@pytest.mark.parametrize("xdist", [(), ("-n", "2")], ids=["one-process", "xdist"])
-def test_users_own_tests_run_on_the_stack_through_the_fixtures(tmp_path: Path, xdist: tuple[str, ...]) -> None:
-    result = user_run(tmp_path, "--smartmaint", *xdist)
+@pytest.mark.parametrize("on_a_remote_engine", [True, False], ids=["one-process-on-a-remote-engine", "xdist"])
+def test_users_own_tests_run_on_the_stack_through_the_fixtures(
+    tmp_path: Path, request: pytest.FixtureRequest, on_a_remote_engine: bool
+) -> None:
+    """In one process on a second engine (DOCKER_HOST), and under xdist on this machine's.
+
+    The remote run's stack keeps its MLflow data on bind mounts (bind-mounts.yml), which name paths of the
+    engine's machine there: the run redirects them into volumes of that engine. mlflow_client and
+    ``published()`` reach the server at the engine's host (its allowed hosts admit that address)."""
+    if on_a_remote_engine:
+        engine: SecondEngine = request.getfixturevalue("second_engine")
+        since = str(int(time.time()) - 1)
+        files = (VARIANTS / "bind-mounts.yml", VARIANTS / "remote-engine-allowed-hosts.yml")
+        env = {"DOCKER_HOST": engine.address, "SMARTMAINT_TEST_ENGINE_HOST": engine.host}
+        result = user_run(tmp_path, "--smartmaint", files=files, env=env)
+    else:
+        result = user_run(tmp_path, "--smartmaint", "-n", "2")
     assert result.returncode == 1, result.stdout[-4000:]
     outcomes = {
         line.split()[1].split("::")[-1]: line.split()[0]
@@ -94,6 +115,17 @@ def test_users_own_tests_run_on_the_stack_through_the_fixtures(tmp_path: Path, x
     }, result.stdout[-4000:]
     assert "CommandFailed: `echo nope >&2; exit 3` in service notebook_runner exited 3:" in result.stdout
     assert "nope" in result.stdout
+    if on_a_remote_engine:
+        assert f"smartmaint: engine is remote at {engine.address} (DOCKER_HOST)" in result.stdout
+        project = PROJECT_NAME.findall(result.stdout)[0]
+        volumes = ("events", "--since", since, "--until", str(int(time.time())), "--filter", "type=volume")
+        created = engine.docker(*volumes, "--filter", "event=create", "--format", "{{.Actor.ID}}").stdout.split()
+        data = sorted({v.rsplit("-", 1)[0] for v in created if v.startswith(f"{project}_smartmaint-data-")})
+        assert data == [f"{project}_smartmaint-data-mlflow_data", f"{project}_smartmaint-data-mlflow_db"], created
+        assert not (REPO / "mlflow_data").exists() and not (REPO / "mlflow_db").exists()  # nothing on this machine
+        label = f"label=com.docker.compose.project={project}"
+        left = [engine.docker(*k, "--filter", label, "-q").stdout.split() for k in (("ps", "-a"), ("volume", "ls"))]
+        assert left == [[], []], left
 
 
 def test_live_fixtures_skip_with_the_reason_when_static_or_off(tmp_path: Path) -> None:
