@@ -196,13 +196,47 @@ class SecondEngine:
         env = {**os.environ, "DOCKER_HOST": self.address}
         return subprocess.run(["docker", *args], env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
+    def context(self, config: Path) -> dict[str, str]:
+        """The environment of a docker CLI whose current context (made by `docker context create` in a
+        configuration of its own, ``config``) is this engine: no DOCKER_HOST, as a user who switched contexts."""
+        config.mkdir(parents=True, exist_ok=True)
+        plugins = Path(os.environ.get("DOCKER_CONFIG", Path.home() / ".docker")) / "cli-plugins"
+        if plugins.is_dir() and not (config / "cli-plugins").exists():
+            (config / "cli-plugins").symlink_to(plugins)  # Compose v2, where this machine's CLI has it
+        env = {k: v for k, v in os.environ.items() if k != "DOCKER_HOST"} | {"DOCKER_CONFIG": str(config)}
+        create = ["docker", "context", "create", "second-engine", "--docker", f"host={self.address}"]
+        subprocess.run(create, env=env, check=True, capture_output=True, timeout=30)
+        subprocess.run(["docker", "context", "use", "second-engine"], env=env, check=True, capture_output=True)
+        return env
 
-# The second engine's data root: its images and build cache, kept between sessions as the first engine keeps its
-# own (a first session builds the reference images there, some minutes). Its containers, networks and volumes
-# are checked to be gone before it stops.
+
+# The second engines' data roots: their images and build cache, kept between sessions as the first engine keeps
+# its own (a first session builds the reference images there, some minutes). One slot per engine running at
+# once (an xdist worker each); their containers, networks and volumes are checked to be gone before they stop.
 SECOND_ENGINE_DATA = Path(
     os.environ.get("SMARTMAINT_TEST_ENGINE_DATA", Path.home() / ".cache" / "pytest-smartmaint-tests" / "engine")
 )
+SECOND_ENGINE_SLOTS = 2
+
+
+@contextmanager
+def _engine_slot() -> Iterator[Path]:
+    """A data root no other session uses now: the first free slot, else the first one once it is free."""
+    SECOND_ENGINE_DATA.mkdir(parents=True, exist_ok=True)
+    locks = [(SECOND_ENGINE_DATA / f"{n}.lock").open("w") for n in range(SECOND_ENGINE_SLOTS)]
+    try:
+        for n, lock in enumerate(locks):
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue
+            yield SECOND_ENGINE_DATA / str(n)
+            return
+        fcntl.flock(locks[0], fcntl.LOCK_EX)
+        yield SECOND_ENGINE_DATA / "0"
+    finally:
+        for lock in locks:
+            lock.close()
 
 
 @pytest.fixture(scope="session")
@@ -210,20 +244,18 @@ def second_engine(docker_engine: None) -> Iterator[SecondEngine]:
     """dockerd in a container of the first engine (tests/engine), for the session; removed afterwards.
 
     Not ``--privileged``: this machine's kernel withholds CAP_SYS_RESOURCE, which --privileged asks for, so the
-    container gets every other capability, no seccomp or AppArmor profile, every device and the cgroup tree.
-    One session at a time uses the data root (a lock beside it)."""
+    container gets every other capability, no seccomp or AppArmor profile, every device and the cgroup tree."""
     base = os.environ.get("BASE_IMAGE", "smartmaint-base:bookworm")
     image = "smartmaint-test/engine:latest"
     build = ["docker", "build", "-q", "-t", image, "--build-arg", f"BASE_IMAGE={base}", str(REPO / "tests" / "engine")]
     subprocess.run(build, check=True, capture_output=True, timeout=900)
-    SECOND_ENGINE_DATA.mkdir(parents=True, exist_ok=True)
-    with (SECOND_ENGINE_DATA.parent / "engine.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with _engine_slot() as data_root:
+        data_root.mkdir(exist_ok=True)
         name = f"smartmaint-test-engine-{os.getpid()}"
         run = ["docker", "run", "--detach", "--name", name, "--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE"]
         run += ["--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined"]
         run += ["--security-opt", "systempaths=unconfined", "--device-cgroup-rule", "a *:* rwm", "--tmpfs", "/run"]
-        run += ["--volume", "/sys/fs/cgroup:/sys/fs/cgroup", "--volume", f"{SECOND_ENGINE_DATA}:/var/lib/docker", image]
+        run += ["--volume", "/sys/fs/cgroup:/sys/fs/cgroup", "--volume", f"{data_root}:/var/lib/docker", image]
         subprocess.run(run, check=True, capture_output=True, timeout=120)
         try:
             ip = subprocess.run(

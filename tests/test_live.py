@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from conftest import REPO, VARIANTS, Records, ReferenceRun, run_suite
+from conftest import PROJECT_NAME, REPO, VARIANTS, Records, ReferenceRun, SecondEngine, run_suite
 
 Record = dict[str, Any]
 
@@ -22,12 +22,12 @@ pytestmark = [pytest.mark.live, pytest.mark.usefixtures("no_leftovers")]
 
 
 def smartmaint(
-    tmp_path: Path, *args: str, variants: tuple[str, ...] = ()
+    tmp_path: Path, *args: str, variants: tuple[str, ...] = (), env: dict[str, str] | None = None
 ) -> tuple[subprocess.CompletedProcess[str], Records]:
     files = ["--smartmaint-compose-file", "docker-compose.test.yml"]
     for variant in variants:
         files += ["--smartmaint-compose-file", str(VARIANTS / variant)]
-    return run_suite(tmp_path, *files, *args)
+    return run_suite(tmp_path, *files, *args, env=env)
 
 
 def outcomes(records: Records, tier: str) -> dict[str, str]:
@@ -220,6 +220,9 @@ VARIANT_GROUPS = [
     ("trainer-without-store.yml",),
     ("no-allowed-hosts.yml",),
 ]
+# Groups run on a second engine (conftest.SecondEngine), reached through a docker context as a user who switched
+# to a remote engine reaches it: the same assertions, against the reference run on this machine's engine.
+THROUGH_A_DOCKER_CONTEXT = [("no-allowed-hosts.yml",)]
 
 
 def burst_on_mlflow_defaults(stdout: str, items: dict[str, Record]) -> None:
@@ -270,17 +273,32 @@ def cause(record: dict[str, object]) -> str | None:
 def test_every_variant_is_run_once() -> None:
     names = [variant for group in VARIANT_GROUPS for variant in group]
     assert sorted(names) == sorted(VARIANTS_LIVE) and set(VARIANT_PROOFS) <= set(names)
+    assert all(group in VARIANT_GROUPS for group in THROUGH_A_DOCKER_CONTEXT)
     for group in VARIANT_GROUPS:  # independent: no two variants of a group name the same item
         items = [item for variant in group for item in VARIANTS_LIVE[variant]]
         assert len(items) == len(set(items)), group
 
 
-@pytest.mark.parametrize("group", VARIANT_GROUPS, ids=lambda g: "+".join(v.removesuffix(".yml") for v in g))
+def group_id(group: tuple[str, ...]) -> str:
+    name = "+".join(v.removesuffix(".yml") for v in group)
+    return f"{name}-through-a-docker-context" if group in THROUGH_A_DOCKER_CONTEXT else name
+
+
+@pytest.mark.parametrize("group", VARIANT_GROUPS, ids=group_id)
 def test_broken_variant_fails_exactly_its_checks_with_the_diagnosis(
-    tmp_path: Path, group: tuple[str, ...], ml_image: None, reference_run: ReferenceRun
+    tmp_path: Path, group: tuple[str, ...], ml_image: None, reference_run: ReferenceRun, request: pytest.FixtureRequest
 ) -> None:
-    result, records = smartmaint(tmp_path, variants=group)  # the whole suite: a proof may read a static item
+    engine: SecondEngine | None = (
+        request.getfixturevalue("second_engine") if group in THROUGH_A_DOCKER_CONTEXT else None
+    )
+    env = engine.context(tmp_path / "docker-config") if engine else None
+    result, records = smartmaint(tmp_path, variants=group, env=env)  # the whole suite: a proof may read a static item
     assert result.returncode == 1, result.stdout[-4000:]
+    if engine:  # the stack ran there, and nothing of it is left there
+        assert f"smartmaint: engine is remote at {engine.address} (docker context second-engine)" in result.stdout
+        label = f"label=com.docker.compose.project={PROJECT_NAME.findall(result.stdout)[0]}"
+        left = [engine.docker(*k, "--filter", label, "-q").stdout.split() for k in (("ps", "-a"), ("volume", "ls"))]
+        assert left == [[], []], left
     live = {f"{r['check']}[{r['subject']}]": r for r in records if r["tier"] == "live"}
     reference = reference_run.outcomes("live")
     assert {as_reference(name) for name in live} == set(reference)  # the reference stack's items (and api's again)
