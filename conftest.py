@@ -149,8 +149,9 @@ class EngineEvents:
 
 
 @contextmanager
-def watching_engine() -> Iterator[EngineEvents]:
-    """Watch the engine's container create and exec events (docker events) for the block's duration.
+def watching_engine(env: Mapping[str, str] | None = None) -> Iterator[EngineEvents]:
+    """Watch the engine's container create and exec events (docker events) for the block's duration; ``env``
+    names another engine (DOCKER_HOST, a docker context).
 
     The events go to a file, not a pipe: every healthcheck is an exec, and a pipe nobody reads fills."""
     watched = EngineEvents([])
@@ -162,6 +163,7 @@ def watching_engine() -> Iterator[EngineEvents]:
             ],
             stdout=log,
             text=True,
+            env={**os.environ, **env} if env else None,
         )  # fmt: skip
         try:
             time.sleep(2)  # the watcher is subscribed before the block starts (a busy runner takes its time)
@@ -195,6 +197,15 @@ class SecondEngine:
     def docker(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "DOCKER_HOST": self.address}
         return subprocess.run(["docker", *args], env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+    def left_by(self, project: str) -> list[str]:
+        """The containers and volumes of a compose project still on this engine."""
+        label = f"label=com.docker.compose.project={project}"
+        return [
+            n
+            for kind in (("ps", "-a"), ("volume", "ls"))
+            for n in self.docker(*kind, "--filter", label, "-q").stdout.split()
+        ]
 
     def context(self, config: Path) -> dict[str, str]:
         """The environment of a docker CLI whose current context (made by `docker context create` in a
@@ -283,6 +294,10 @@ def second_engine(docker_engine: None) -> Iterator[SecondEngine]:
                     timeout=600,
                 )
                 saved.wait(timeout=60)
+            # the reference images, before any run: the header reads the engine's free space through one of them
+            # (a cache hit but for a first session)
+            build = ["docker", "compose", "-f", str(REPO / "docker-compose.test.yml"), "build", "--quiet"]
+            subprocess.run(build, env={**os.environ, "DOCKER_HOST": engine.address}, check=True, timeout=1800)
             yield engine
             left = [
                 f"{kind}:{line}"
@@ -344,10 +359,16 @@ class ReferenceRun:
 
 
 @pytest.fixture(scope="session")
-def reference_run(docker_engine: None, tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> ReferenceRun:
+def reference_run(
+    docker_engine: None, tmp_path_factory: pytest.TempPathFactory, worker_id: str, request: pytest.FixtureRequest
+) -> ReferenceRun:
     """Run once per test session, also under xdist: the first worker that needs it runs it, under a lock in
     the directory every worker's temporary directory is in, and the others read what it saved there
-    (pytest-xdist's recipe for a session fixture that runs once)."""
+    (pytest-xdist's recipe for a session fixture that runs once).
+
+    It runs on the second engine, through DOCKER_HOST, as a user's CI drives a remote engine. The tests that
+    compare with it run on this machine's engine: each comparison also shows that a remote engine gives the
+    same verdicts as a local one."""
     base = tmp_path_factory.getbasetemp()
     shared = base if worker_id == "master" else base.parent
     out, saved = shared / "reference", shared / "reference" / "run.json"
@@ -357,9 +378,12 @@ def reference_run(docker_engine: None, tmp_path_factory: pytest.TempPathFactory,
             run = json.loads(saved.read_text())
             result = subprocess.CompletedProcess(run["args"], run["returncode"], run["stdout"], run["stderr"])
             return ReferenceRun(result, json.loads((out / "report.json").read_text()), out)
+        engine: SecondEngine = request.getfixturevalue("second_engine")
         start = len(RUN_OUTPUTS)
-        result, records = run_suite(out, "--smartmaint-compose-file", "docker-compose.test.yml")
-        assert_runs_left_nothing(start)
+        env = {"DOCKER_HOST": engine.address}
+        result, records = run_suite(out, "--smartmaint-compose-file", "docker-compose.test.yml", env=env)
+        assert_runs_left_nothing(start)  # on this machine's engine: nothing was ever there
+        assert not engine.left_by(PROJECT_NAME.findall(result.stdout)[0])
         fields = ("args", "returncode", "stdout", "stderr")
         saved.write_text(json.dumps({name: getattr(result, name) for name in fields}))
         return ReferenceRun(result, records, out)

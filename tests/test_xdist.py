@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EngineEvents, ReferenceRun, Run, executed, grouped, run_suite, watching_engine
+from conftest import EngineEvents, ReferenceRun, Run, SecondEngine, executed, grouped, run_suite, watching_engine
 
 XDIST_MODES = [
     (),
@@ -22,6 +22,10 @@ XDIST_MODES = [
     ("-n", "2", "--dist", "loadscope"),
 ]
 MODE_IDS = ["no-xdist", "load", "loadgroup", "loadscope"]
+# The live runs are compared across engines too: no-xdist is the reference run, on the second engine through
+# DOCKER_HOST (conftest.reference_run); this mode runs there through a docker context; the others run on this
+# machine's engine. The same items, and the same verdicts, on either engine.
+THROUGH_A_DOCKER_CONTEXT = "load"
 
 
 def test_static_tier_runs_the_same_items_with_and_without_xdist(pytester: pytest.Pytester, stack: Path) -> None:
@@ -92,16 +96,17 @@ def test_workers_that_collect_another_suite_than_the_controller_fail_the_run(
     assert result.parseoutcomes().get("failed") is None  # every item passed: the guard alone fails the run
 
 
-def live_run(*args: str, out: Path) -> tuple[subprocess.CompletedProcess[str], Run, bool, EngineEvents]:
+def live_run(
+    *args: str, out: Path, env: dict[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess[str], Run, bool, EngineEvents]:
     """One live run of the reference stack: its result, what it executed, whether xdist grouped it, and what
     the engine did meanwhile.
 
     Every stack a run brings up creates containers whose compose files include the run's own override, which
     lives in the run's TMPDIR (here ``out``): the projects of other runs on the engine are not counted."""
-    with watching_engine() as engine:
-        result, _ = run_suite(
-            out, "-k", "live", "--smartmaint-compose-file", "docker-compose.test.yml", *args, env={"TMPDIR": str(out)}
-        )
+    with watching_engine(env) as engine:
+        files = ("--smartmaint-compose-file", "docker-compose.test.yml")
+        result, _ = run_suite(out, "-k", "live", *files, *args, env={**(env or {}), "TMPDIR": str(out)})
     return result, executed(out / "junit.xml", out / "report.json"), grouped(out / "junit.xml"), engine
 
 
@@ -112,15 +117,23 @@ def live_part(run: Run) -> Run:
 
 @pytest.mark.live
 @pytest.mark.usefixtures("no_leftovers")
-def test_live_tier_runs_the_same_items_with_and_without_xdist(tmp_path: Path, reference_run: ReferenceRun) -> None:
+def test_live_tier_runs_the_same_items_with_and_without_xdist(
+    tmp_path: Path, reference_run: ReferenceRun, second_engine: SecondEngine
+) -> None:
     assert reference_run.result.returncode == 0, reference_run.result.stdout[-3000:]
     runs = {"no-xdist": live_part(executed(reference_run.out / "junit.xml", reference_run.out / "report.json"))}
     groups = {"no-xdist": False}
     for mode, args in zip(MODE_IDS[1:], XDIST_MODES[1:], strict=True):
-        result, runs[mode], groups[mode], engine = live_run(*args, out=tmp_path / mode)
+        env = second_engine.context(tmp_path / "docker-config") if mode == THROUGH_A_DOCKER_CONTEXT else None
+        result, runs[mode], groups[mode], engine = live_run(*args, out=tmp_path / mode, env=env)
         assert result.returncode == 0, (mode, result.stdout[-3000:])
+        if env:
+            assert f"smartmaint: engine is remote at {second_engine.address} (docker context second-engine)" in (
+                result.stdout
+            )
         created = engine.created_projects(str(tmp_path / mode))
         assert len(created) == 1, (mode, created)  # two workers, one stack brought up
+        assert not env or not second_engine.left_by(next(iter(created)))  # (no_leftovers looks at this engine)
         # each audio service's round trip runs once, in the worker that runs its item: not in both workers
         assert engine.probe_runs(created, "audio_roundtrip") == {"api": 1, "notebook_runner": 1}, mode
         assert (  # the recreate runs only where the live items share one worker; else it says why it did not

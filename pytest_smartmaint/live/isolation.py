@@ -57,12 +57,11 @@ def isolate(model: StackModel, project: str, remote: bool = False) -> Isolation:
     os.chmod(run_dir, 0o755)
     redirected: dict[str, str] = {}
     for source in sorted(_redirectable(model, remote)):
-        key = re.sub(r"[^A-Za-z0-9_.-]", "_", source.strip("/"))
         if remote:  # a volume of the run's own project; it starts with what the image has at the path
             digest = hashlib.sha1(source.encode()).hexdigest()[:8]
-            redirected[source] = f"smartmaint-data-{re.sub(r'[^A-Za-z0-9_.-]', '_', Path(source).name)}-{digest}"
+            redirected[source] = f"smartmaint-data-{_name(Path(source).name)}-{digest}"
             continue
-        copy = run_dir / key
+        copy = run_dir / _name(source.strip("/"))
         if Path(source).is_file():  # a single-file mount (an SQLite db): an empty file in its place
             copy.touch()
         else:
@@ -85,6 +84,10 @@ def isolate(model: StackModel, project: str, remote: bool = False) -> Isolation:
     override = run_dir / "smartmaint-override.yml"
     override.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return Isolation(run_dir=run_dir, override=override, redirected=redirected)
+
+
+def _name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", text)
 
 
 def _redirectable(model: StackModel, remote: bool) -> set[str]:
