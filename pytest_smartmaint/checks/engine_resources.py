@@ -32,8 +32,7 @@ def _live(stack: LiveStack) -> None:
     )
     if disk.free_bytes is None:
         pytest.skip(
-            f"the free space of the engine's data root {disk.root} could not be read: the engine is remote, and "
-            "`df` did not run in any of the stack's images there "
+            f"the free space of the engine's data root {disk.root} could not be read: {disk.unknown} "
             f"(reclaimable: images {disk.gb(disk.reclaimable_images)}, "
             f"build cache {disk.gb(disk.reclaimable_build_cache)})"
         )

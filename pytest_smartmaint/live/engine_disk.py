@@ -34,17 +34,21 @@ def _bytes(text: str) -> int:
 @dataclass(frozen=True)
 class EngineDisk:
     root: str  # the engine's data root (DockerRootDir)
-    free_bytes: int | None  # None: not readable (a remote engine that has none of the stack's images yet)
+    free_bytes: int | None  # None: not readable, for the reason in ``unknown``
     reclaimable_images: int
     reclaimable_build_cache: int
+    unknown: str = ""  # why the free space could not be read
 
     @staticmethod
     def gb(value: int) -> str:
         return f"{value / 1e9:.1f} GB"
 
     def summary(self) -> str:
-        unknown = "free space unknown (a remote engine with none of the stack's images yet)"
-        free = f"{self.gb(self.free_bytes)} free" if self.free_bytes is not None else unknown
+        free = (
+            f"{self.gb(self.free_bytes)} free"
+            if self.free_bytes is not None
+            else f"free space unknown ({self.unknown})"
+        )
         return (
             f"{free} on {self.root}; reclaimable: images {self.gb(self.reclaimable_images)}, "
             f"build cache {self.gb(self.reclaimable_build_cache)}"
@@ -66,23 +70,30 @@ class EngineDisk:
         )
 
 
-def _free_through_the_engine(root: str, images: Sequence[str]) -> int | None:
-    """A remote engine's free space, as its own machine sees it: ``df`` in a throwaway container (no network,
-    the data root mounted read-only) of the first of ``images`` that the engine already has. None when it has
-    none of them (a first run, before the stack is built) or the image has no ``df``."""
-    for image in images:
-        if commands.run(["docker", "image", "inspect", image], timeout=30).returncode != 0:
-            continue
-        done = commands.run(
-            ["docker", "run", "--rm", "--network", "none", "--user", "0", "--entrypoint", "df"]
-            + ["--volume", f"{root}:/engine-data-root:ro", image, "-Pk", "/engine-data-root"],
-            timeout=120,
-        )
-        rows = done.stdout.strip().splitlines() if done.returncode == 0 else []
-        fields = rows[-1].split() if len(rows) > 1 else []
-        if len(fields) >= 4 and fields[3].isdigit():
-            return int(fields[3]) * 1024
-    return None
+_READ_THROUGH_THE_ENGINE: dict[str, int] = {}  # image -> free bytes: one throwaway container per process
+
+
+def _free_through_the_engine(images: Sequence[str]) -> tuple[int | None, str]:
+    """A remote engine's free space, as its own machine sees it: ``df /`` in a throwaway container (no network,
+    nothing mounted) of the first of ``images`` that the engine already has. A container's root is an
+    overlay on the data root's filesystem, so that is what df reports. Else None and why."""
+    try:
+        for image in images:
+            if image in _READ_THROUGH_THE_ENGINE:
+                return _READ_THROUGH_THE_ENGINE[image], ""
+            if commands.run(["docker", "image", "inspect", image], timeout=30).returncode != 0:
+                continue
+            run = ["docker", "run", "--rm", "--network", "none", "--entrypoint", "df", image, "-Pk", "/"]
+            done = commands.run(run, timeout=120)
+            rows = done.stdout.strip().splitlines() if done.returncode == 0 else []
+            fields = rows[-1].split() if len(rows) > 1 else []
+            if len(fields) >= 4 and fields[3].isdigit():
+                _READ_THROUGH_THE_ENGINE[image] = int(fields[3]) * 1024
+                return _READ_THROUGH_THE_ENGINE[image], ""
+            return None, f"the engine is remote, and `df` did not run in {image} there"
+    except SmartmaintError as exc:  # a remote engine that stopped answering: the header must not crash on it
+        return None, f"the engine is remote, and did not answer: {str(exc).splitlines()[0]}"
+    return None, "the engine is remote, and has none of the stack's images yet"
 
 
 def read_engine_disk(images: Sequence[str] = ()) -> EngineDisk | None:
@@ -96,17 +107,18 @@ def read_engine_disk(images: Sequence[str] = ()) -> EngineDisk | None:
         return None
     root = info.stdout.strip()
     free: int | None = None
+    unknown = ""
     if engine_endpoint().remote:  # its data root is a path of another machine
-        free = _free_through_the_engine(root, images)
+        free, unknown = _free_through_the_engine(images)
     else:
         try:
             stats = os.statvfs(root)
             free = stats.f_bavail * stats.f_frsize
         except OSError:
-            free = None
+            unknown = f"{root} is not a path of this machine (an engine in a virtual machine?)"
     df = commands.run(["docker", "system", "df", "--format", "{{json .}}"], timeout=60)
     reclaimable: dict[str, int] = {}
     for line in df.stdout.splitlines() if df.returncode == 0 else []:
         row = json.loads(line)
         reclaimable[str(row.get("Type"))] = _bytes(str(row.get("Reclaimable", "")))
-    return EngineDisk(root, free, reclaimable.get("Images", 0), reclaimable.get("Build Cache", 0))
+    return EngineDisk(root, free, reclaimable.get("Images", 0), reclaimable.get("Build Cache", 0), unknown)

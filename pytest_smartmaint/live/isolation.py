@@ -17,11 +17,14 @@
   on each of the service's networks, so what reaches the service by that name still does.
 
 On a remote engine (engine_endpoint.py) a bind names a path of the engine's machine, which this
-machine cannot prepare: the MLflow data is redirected into named volumes of the run's own project
-instead (same container paths; they go with ``down --volumes``), and its ports are published on
-every interface of that machine, since its 127.0.0.1 is not reachable from here. The binds that
-cannot be redirected there (a single file, and every bind that is not the registry's data) are listed
-by ``unisolated_binds`` for the header. Named volumes need no redirection on either engine (they
+machine cannot prepare: the MLflow data directories are redirected into named volumes of the run's
+own project instead (same container paths; they go with ``down --volumes``; a volume starts with
+what the image has at the path, owner included), and its ports are published where this machine
+reaches them (the engine's address, or every interface of its machine), since that machine's
+127.0.0.1 is not reachable from here. A bind of the server's SQLite file cannot be a volume: the
+run refuses to start rather than open that path on the engine's machine
+(``unredirectable_data_binds``). The other binds (single files among them) are kept as written
+and listed by ``unisolated_binds`` for the header. Named volumes need no redirection on either engine (they
 belong to the run's own project).
 """
 
@@ -39,6 +42,7 @@ from pathlib import Path
 from ..static.compose import Mount, Service
 from ..static.database import backend_database
 from ..static.stack_model import StackModel
+from .engine_endpoint import EngineEndpoint
 
 
 @dataclass(frozen=True)
@@ -51,8 +55,9 @@ class Isolation:
         shutil.rmtree(self.run_dir, ignore_errors=True)
 
 
-def isolate(model: StackModel, project: str, remote: bool = False) -> Isolation:
-    """The run's override, for an engine on this machine or (``remote``) on another one."""
+def isolate(model: StackModel, project: str, engine: EngineEndpoint | None = None) -> Isolation:
+    """The run's override, for an engine on this machine (``engine`` None) or the one ``engine`` names."""
+    remote = engine is not None and engine.remote
     run_dir = Path(tempfile.mkdtemp(prefix=f"{project}-"))
     os.chmod(run_dir, 0o755)
     redirected: dict[str, str] = {}
@@ -72,7 +77,7 @@ def isolate(model: StackModel, project: str, remote: bool = False) -> Isolation:
     server = model.server
     for service in model.project.services.values():
         publish = server.port if server is not None and service.name == server.service and not service.ports else None
-        body = _service_override(service, redirected, publish, remote)
+        body = _service_override(service, redirected, publish, engine.publish_on if engine else "127.0.0.1")
         if service.build is not None and not service.image:  # the name compose gives it in the project's own builds
             body.append(f"    image: {json.dumps(model.image_name(service.name))}")
         if body:
@@ -91,28 +96,44 @@ def _name(text: str) -> str:
 
 
 def _redirectable(model: StackModel, remote: bool) -> set[str]:
-    """The registry's data binds that the run redirects: on a remote engine, only directories (a volume
-    is one); whether a source is a file there cannot be read from here, so a source that is a file on
-    this machine, or that has a file extension and does not exist here, counts as one."""
+    """The registry's data binds that the run redirects: on a remote engine, the directories (a volume is
+    one). Whether a source is a file there cannot be read from here: the user's checkout of it is asked (a
+    source that does not exist is created as a directory, by compose as by the engine)."""
     sources = _mlflow_bind_sources(model)
-    return {s for s in sources if not _single_file(s)} if remote else sources
+    return {s for s in sources if not Path(s).is_file()} - _sqlite_file_binds(model) if remote else sources
 
 
-def _single_file(source: str) -> bool:
-    path = Path(source)
-    return path.is_file() or (not path.exists() and bool(path.suffix))
+def _sqlite_file_binds(model: StackModel) -> set[str]:
+    """Sources bound at the server's SQLite file itself: the registry, which no volume can stand in for."""
+    server = model.server
+    if server is None or not server.sqlite_path:
+        return set()
+    mounts = model.service(server.service).mounts
+    return {m.source for m in mounts if m.kind == "bind" and m.target == server.sqlite_path}
 
 
-def unisolated_binds(model: StackModel) -> list[str]:
-    """On a remote engine: the binds the run keeps as written, ``service: source -> target``. Their sources
-    are paths of the engine's machine (not of this one), and the run does not copy or clear them."""
-    redirected = _redirectable(model, remote=True)
+def _binds(model: StackModel, sources: set[str], keep: bool) -> list[str]:
+    """``service: source -> target`` of every bind whose source is (or, ``keep``, is not) one of ``sources``."""
     return [
         f"{service.name}: {mount.source} -> {mount.target}"
         for service in model.project.services.values()
         for mount in service.mounts
-        if mount.kind == "bind" and mount.source not in redirected
+        if mount.kind == "bind" and (mount.source in sources) != keep
     ]
+
+
+def unredirectable_data_binds(model: StackModel) -> list[str]:
+    """On a remote engine: a bind of the server's SQLite file. The run cannot redirect it (a volume is a
+    directory), and must not start: it would open that path of the engine's machine, the user's registry
+    if it is there."""
+    return _binds(model, _sqlite_file_binds(model), keep=False)
+
+
+def unisolated_binds(model: StackModel) -> list[str]:
+    """On a remote engine: the binds the run keeps as written (configuration files, code, data of no registry).
+    Their sources are paths of the engine's machine, not of this one: the run does not copy or clear them, and
+    the engine creates one that does not exist there as an empty directory."""
+    return _binds(model, _redirectable(model, remote=True) | _sqlite_file_binds(model), keep=True)
 
 
 def _mlflow_bind_sources(model: StackModel) -> set[str]:
@@ -140,9 +161,9 @@ def _mount_entry(kind: str, source: str, mount: Mount) -> str:
     return f"{{type: {kind}, source: {json.dumps(source)}, target: {target}, read_only: {read_only}}}"
 
 
-def _mount_yaml(mount: Mount, redirected: dict[str, str], remote: bool) -> str:
-    if mount.kind == "bind" and remote and mount.source in redirected:
-        return _mount_entry("volume", redirected[mount.source], mount)
+def _mount_yaml(mount: Mount, redirected: dict[str, str]) -> str:
+    if mount.kind == "bind" and mount.source in redirected and not redirected[mount.source].startswith("/"):
+        return _mount_entry("volume", redirected[mount.source], mount)  # a volume's key (remote engine)
     if mount.kind == "bind":
         return _mount_entry("bind", redirected.get(mount.source, mount.source), mount)
     if mount.kind == "volume" and not mount.label.startswith("(anonymous"):
@@ -150,7 +171,7 @@ def _mount_yaml(mount: Mount, redirected: dict[str, str], remote: bool) -> str:
     return f"{{type: {mount.kind}, target: {json.dumps(mount.target)}}}"
 
 
-def _service_override(service: Service, redirected: dict[str, str], publish: int | None, remote: bool) -> list[str]:
+def _service_override(service: Service, redirected: dict[str, str], publish: int | None, interface: str) -> list[str]:
     body: list[str] = []
     if service.container_name:
         body.append("    container_name: !reset null")
@@ -162,11 +183,11 @@ def _service_override(service: Service, redirected: dict[str, str], publish: int
             ]
     if any(m.kind == "bind" and m.source in redirected for m in service.mounts):
         body.append("    volumes: !override")
-        body += [f"      - {_mount_yaml(m, redirected, remote)}" for m in service.mounts if m.declared_in == "volumes"]
-    interface = "" if remote else "127.0.0.1::"  # a remote engine's loopback is not reachable from here
+        body += [f"      - {_mount_yaml(m, redirected)}" for m in service.mounts if m.declared_in == "volumes"]
+    at = f"{interface}::" if interface else ""  # "": every interface of the engine's machine
     if service.ports:
         body.append("    ports: !override")
-        body += [f"      - {json.dumps(f'{interface}{p.target}/{p.protocol}')}" for p in service.ports]
+        body += [f"      - {json.dumps(f'{at}{p.target}/{p.protocol}')}" for p in service.ports]
     elif publish is not None:  # the server's port, so that mlflow_client reaches it from this machine
-        body += ["    ports:", f"      - {json.dumps(f'{interface}{publish}/tcp')}"]
+        body += ["    ports:", f"      - {json.dumps(f'{at}{publish}/tcp')}"]
     return body

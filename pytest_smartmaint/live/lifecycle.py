@@ -32,7 +32,7 @@ from .compose_runner import ComposeRunner
 from .engine_disk import read_engine_disk
 from .engine_endpoint import engine_endpoint
 from .facts import InspectedState
-from .isolation import isolate
+from .isolation import isolate, unredirectable_data_binds
 from .stack import LiveStack
 from .startup_diagnosis import FileFindings, diagnose, no_file_findings
 from .stopped import container_states, find_stopped, log_and_cause
@@ -74,12 +74,22 @@ def live_stack(
         finally:
             stack.remove_smoke_model()
         return
+    engine = engine_endpoint()
+    refused = unredirectable_data_binds(model) if engine.remote else []
+    if refused:  # before anything is created: nothing to clean up
+        raise SmartmaintError(
+            f"nothing was started: the engine is {engine.describe()}, and the server's SQLite file is a bind of its "
+            "own, which the run cannot redirect into a volume of that engine:\n"
+            + "\n".join(f"    {bind}" for bind in refused)
+            + "\nKept as written, it would open that path of the engine's machine, where your registry may be. "
+            "Mount the directory that holds the file instead, or run against this machine's engine."
+        )
     _require_engine()
     disk = read_engine_disk(model.image_names())
     shortage = disk.shortage(settings.min_free_gb) if disk else None
     if shortage:  # before anything is created: nothing to clean up
         raise SmartmaintError(f"nothing was built: {shortage}")
-    isolation = isolate(model, name, remote=engine_endpoint().remote)
+    isolation = isolate(model, name, engine)
     files = [*model.project.files, isolation.override]
     runner = ComposeRunner(files, name)
     watcher = reaper.start(name, isolation.run_dir)  # removes the project if this process is killed (SIGKILL)
@@ -129,7 +139,8 @@ def _compose_project(files: list[Path], name: str, keep: bool, deadline_s: int, 
         )
         return (
             f"tearing down project {name}{what}.\nFinish it with: "
-            f"{' '.join(compose_base_command(files, name))} down --volumes --remove-orphans && rm -rf {run_dir}"
+            f"{engine_endpoint().env_prefix()}{' '.join(compose_base_command(files, name))} down --volumes "
+            f"--remove-orphans && rm -rf {run_dir}"
         )
 
     try:

@@ -329,15 +329,18 @@ class LiveStack:
         return self.runner.run(service, text, timeout)
 
     def published(self, service: str, port: int, protocol: str = "tcp") -> str | None:
-        """``host:port`` that reaches the service's container ``port`` from this machine; None if unpublished.
-        On a remote engine the host is the engine's (DOCKER_HOST, the docker context's endpoint)."""
+        """``host:port`` that reaches the service's container ``port`` from this machine; None if unpublished,
+        or published only on the loopback of a remote engine's machine. On a remote engine the host is the
+        engine's (DOCKER_HOST, the docker context's endpoint)."""
         done = self.runner.compose("port", "--protocol", protocol, service, str(port), timeout=30)
         address = done.stdout.strip().splitlines()[0] if done.returncode == 0 and done.stdout.strip() else ""
         if not address or address.endswith(":0"):
             return None
-        host, _, bound = address.rpartition(":")
+        host, _, bound = address.rpartition(":")  # an address of the engine's machine
         engine = engine_endpoint()
-        if engine.remote or host in ("0.0.0.0", "::", "[::]", ""):  # compose prints the engine machine's address
+        if engine.remote and not engine.loopback and host in ("127.0.0.1", "::1", "[::1]", "localhost"):
+            return None
+        if host in ("0.0.0.0", "::", "[::]", "") or (engine.remote and not engine.loopback):
             host = engine.host
         return f"{host}:{bound}"
 

@@ -343,14 +343,15 @@ def _remote_engine_lines(model: StackModel, owned: bool) -> list[str]:
     lines = [f"smartmaint: engine is {engine.describe()}: published ports are reached at {engine.host}"]
     if not owned:
         return lines
+    on = f"{engine.publish_on} of that machine" if engine.publish_on else "every interface of that machine"
     lines[0] += (
-        "; the run's own stack keeps its MLflow data in volumes of that engine and publishes its ports on "
-        f"every interface of {engine.host}, for the run only"
+        "; the run's own stack keeps its MLflow data in volumes of that engine (each starts with what the image "
+        f"has at its path, owner included) and publishes its ports on {on}, for the run only"
     )
     kept = unisolated_binds(model)
     if kept:
         lines.append(
             "smartmaint: binds kept as written, paths of the engine's machine that the plugin cannot copy or "
-            "clear there: " + "; ".join(kept)
+            "clear there (one that does not exist there is created as an empty directory): " + "; ".join(kept)
         )
     return lines

@@ -75,9 +75,13 @@ def mlflow_client(smartmaint_stack: LiveStack) -> MlflowClient:
         pytest.skip("the compose project has no MLflow server (no service runs `mlflow server`)")
     address = smartmaint_stack.published(server.service, server.port)
     if address is None:
+        from ..live.engine_endpoint import engine_endpoint
+
+        engine = engine_endpoint()
+        where = f"{engine.publish_on}::" if engine.publish_on else ""
         pytest.skip(
-            f"{server.service} publishes no port for {server.port} in project {smartmaint_stack.project}, "
-            f'so no client on this machine can reach it (add `ports: ["127.0.0.1::{server.port}"]`)'
+            f"{server.service} publishes no port for {server.port} that this machine reaches in project "
+            f'{smartmaint_stack.project} (engine {engine.describe()}); add `ports: ["{where}{server.port}"]`'
         )
     if server.enforces_allowed_hosts is not False and not server.admits_host(address):
         pytest.skip(

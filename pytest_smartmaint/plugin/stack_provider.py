@@ -110,9 +110,12 @@ class StackProvider:
         compose = " ".join(f"-f {f}" for f in stack.runner.files)
         run_dir = f" && rm -rf {stack.isolation.run_dir}" if stack.isolation else ""
         terminalreporter.write_sep("-", "smartmaint: stack kept (--smartmaint-keep)")
-        terminalreporter.write_line(f"project {stack.project}: docker compose -p {stack.project} {compose} ps")
+        from ..live.engine_endpoint import engine_endpoint
+
+        engine = engine_endpoint().env_prefix()  # the engine this run used, for another shell
+        terminalreporter.write_line(f"project {stack.project}: {engine}docker compose -p {stack.project} {compose} ps")
         terminalreporter.write_line(
-            f"remove it with: docker compose -p {stack.project} {compose} down --volumes{run_dir}"
+            f"remove it with: {engine}docker compose -p {stack.project} {compose} down --volumes{run_dir}"
         )
 
 
