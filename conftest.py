@@ -68,16 +68,26 @@ def recorded(output: str) -> str:
     return output
 
 
-def project_resources(projects: set[str]) -> list[str]:
-    """Containers, networks and volumes that still belong to these compose projects."""
+def project_resources(projects: set[str], env: Mapping[str, str] | None = None) -> list[str]:
+    """Containers, networks and volumes that still belong to these compose projects (on the engine ``env``
+    names, else this machine's)."""
     found = []
+    environment = {**os.environ, **env} if env else None
     for project in sorted(projects):
         label = f"label=com.docker.compose.project={project}"
         for kind, fmt in (("ps -a", "{{.Names}}"), ("network ls", "{{.Name}}"), ("volume ls", "{{.Name}}")):
             args = ["docker", *kind.split(), "--filter", label, "--format", fmt]
-            out = subprocess.run(args, capture_output=True, text=True, check=False, timeout=60).stdout.split()
-            found += [f"{kind.split()[0]}:{name}" for name in out]
+            done = subprocess.run(args, capture_output=True, text=True, check=False, timeout=60, env=environment)
+            assert done.returncode == 0, done.stderr  # an engine that does not answer hides nothing
+            found += [f"{kind.split()[0]}:{name}" for name in done.stdout.split()]
     return found
+
+
+def project_of(output: str) -> str:
+    """The project a run started, as its header names it."""
+    names = PROJECT_NAME.findall(output)
+    assert names, output[-3000:]
+    return names[0]
 
 
 def assert_runs_left_nothing(since: int) -> None:
@@ -191,33 +201,39 @@ def docker_engine() -> None:
 class SecondEngine:
     """A second, real engine that shares no filesystem with this machine, as the plugin meets a remote one."""
 
-    address: str  # tcp://IP:2375, at its address on the first engine's bridge: only this machine reaches it
+    address: str  # tcp://IP:2375: its address on a network of its own on the first engine
     host: str
+    container: str  # its container on the first engine: the engine's machine
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What to add to the environment of a docker CLI (or a run) that drives this engine through DOCKER_HOST."""
+        return {"DOCKER_HOST": self.address}
 
     def docker(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "DOCKER_HOST": self.address}
-        return subprocess.run(["docker", *args], env=env, capture_output=True, text=True, timeout=timeout, check=False)
+        return subprocess.run(
+            ["docker", *args], env={**os.environ, **self.env}, capture_output=True, text=True, timeout=timeout
+        )
 
     def left_by(self, project: str) -> list[str]:
-        """The containers and volumes of a compose project still on this engine."""
-        label = f"label=com.docker.compose.project={project}"
-        return [
-            n
-            for kind in (("ps", "-a"), ("volume", "ls"))
-            for n in self.docker(*kind, "--filter", label, "-q").stdout.split()
-        ]
+        """The containers, networks and volumes of a compose project still on this engine."""
+        return project_resources({project}, self.env)
+
+    def header(self, source: str) -> str:
+        """The header line of a run on this engine, chosen by ``source`` ("DOCKER_HOST", "docker context NAME")."""
+        return f"smartmaint: engine is remote at {self.address} ({source})"
 
     def context(self, config: Path) -> dict[str, str]:
-        """The environment of a docker CLI whose current context (made by `docker context create` in a
-        configuration of its own, ``config``) is this engine: no DOCKER_HOST, as a user who switched contexts."""
+        """What to add to the environment of a docker CLI whose current context (made by `docker context create`
+        in a configuration of its own, ``config``) is this engine, as a user who switched contexts: DOCKER_HOST
+        and DOCKER_CONTEXT are emptied (the CLI then reads the configuration's current context)."""
         config.mkdir(parents=True, exist_ok=True)
         plugins = Path(os.environ.get("DOCKER_CONFIG", Path.home() / ".docker")) / "cli-plugins"
         if plugins.is_dir() and not (config / "cli-plugins").exists():
             (config / "cli-plugins").symlink_to(plugins)  # Compose v2, where this machine's CLI has it
-        env = {k: v for k, v in os.environ.items() if k != "DOCKER_HOST"} | {"DOCKER_CONFIG": str(config)}
-        create = ["docker", "context", "create", "second-engine", "--docker", f"host={self.address}"]
-        subprocess.run(create, env=env, check=True, capture_output=True, timeout=30)
-        subprocess.run(["docker", "context", "use", "second-engine"], env=env, check=True, capture_output=True)
+        env = {"DOCKER_CONFIG": str(config), "DOCKER_HOST": "", "DOCKER_CONTEXT": ""}
+        for command in (["create", "second-engine", "--docker", f"host={self.address}"], ["use", "second-engine"]):
+            subprocess.run(["docker", "context", *command], env={**os.environ, **env}, check=True, capture_output=True)
         return env
 
 
@@ -231,28 +247,33 @@ SECOND_ENGINE_SLOTS = 2
 
 
 @contextmanager
-def _engine_slot() -> Iterator[Path]:
-    """A data root no other session uses now: the first free slot, else the first one once it is free."""
+def _engine_slot() -> Iterator[tuple[str, Path]]:
+    """A data root no other session uses now: the first free slot (its lock held meanwhile), else a throwaway
+    one (never a wait: a worker holding a slot may be waiting for this one's reference run)."""
     SECOND_ENGINE_DATA.mkdir(parents=True, exist_ok=True)
-    locks = [(SECOND_ENGINE_DATA / f"{n}.lock").open("w") for n in range(SECOND_ENGINE_SLOTS)]
-    try:
-        for n, lock in enumerate(locks):
+    for n in range(SECOND_ENGINE_SLOTS):
+        with (SECOND_ENGINE_DATA / f"{n}.lock").open("w") as lock:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 continue
-            yield SECOND_ENGINE_DATA / str(n)
+            yield f"slot{n}", SECOND_ENGINE_DATA / str(n)
             return
-        fcntl.flock(locks[0], fcntl.LOCK_EX)
-        yield SECOND_ENGINE_DATA / "0"
+    throwaway = Path(tempfile.mkdtemp(prefix="smartmaint-test-engine-"))
+    try:
+        yield f"pid{os.getpid()}", throwaway
     finally:
-        for lock in locks:
-            lock.close()
+        shutil.rmtree(throwaway, ignore_errors=True)
+
+
+def _docker(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, check=False)
 
 
 @pytest.fixture(scope="session")
 def second_engine(docker_engine: None) -> Iterator[SecondEngine]:
-    """dockerd in a container of the first engine (tests/engine), for the session; removed afterwards.
+    """dockerd in a container of the first engine (tests/engine), on a network of its own, for the session;
+    removed afterwards with its network.
 
     Not ``--privileged``: this machine's kernel withholds CAP_SYS_RESOURCE, which --privileged asks for, so the
     container gets every other capability, no seccomp or AppArmor profile, every device and the cgroup tree."""
@@ -260,61 +281,56 @@ def second_engine(docker_engine: None) -> Iterator[SecondEngine]:
     image = "smartmaint-test/engine:latest"
     build = ["docker", "build", "-q", "-t", image, "--build-arg", f"BASE_IMAGE={base}", str(REPO / "tests" / "engine")]
     subprocess.run(build, check=True, capture_output=True, timeout=900)
-    with _engine_slot() as data_root:
+    with _engine_slot() as (slot, data_root):
         data_root.mkdir(exist_ok=True)
-        name = f"smartmaint-test-engine-{os.getpid()}"
-        run = ["docker", "run", "--detach", "--name", name, "--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE"]
-        run += ["--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined"]
-        run += ["--security-opt", "systempaths=unconfined", "--device-cgroup-rule", "a *:* rwm", "--tmpfs", "/run"]
-        run += ["--volume", "/sys/fs/cgroup:/sys/fs/cgroup", "--volume", f"{data_root}:/var/lib/docker", image]
-        subprocess.run(run, check=True, capture_output=True, timeout=120)
+        name = f"smartmaint-test-engine-{slot}"
+        _docker("rm", "--force", name)  # the slot's engine of a session killed before its teardown (lock released)
+        _docker("network", "rm", name)
         try:
-            ip = subprocess.run(
-                ["docker", "inspect", "--format", "{{.NetworkSettings.IPAddress}}", name],
-                capture_output=True,
-                text=True,
-                check=True,
-                timeout=30,
-            ).stdout.strip()
-            engine = SecondEngine(f"tcp://{ip}:2375", ip)
+            assert _docker("network", "create", name).returncode == 0
+            run = ["run", "--detach", "--name", name, "--network", name, "--cap-add", "ALL", "--cap-drop"]
+            run += ["SYS_RESOURCE", "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined"]
+            run += ["--security-opt", "systempaths=unconfined", "--device-cgroup-rule", "a *:* rwm", "--tmpfs", "/run"]
+            run += ["--volume", "/sys/fs/cgroup:/sys/fs/cgroup", "--volume", f"{data_root}:/var/lib/docker", image]
+            started = _docker(*run)
+            assert started.returncode == 0, started.stderr
+            ip = _docker(
+                "inspect", "--format", f"{{{{(index .NetworkSettings.Networks {json.dumps(name)}).IPAddress}}}}", name
+            )
+            engine = SecondEngine(f"tcp://{ip.stdout.strip()}:2375", ip.stdout.strip(), name)
             deadline = time.monotonic() + 60
             while engine.docker("info", timeout=10).returncode != 0:
-                assert time.monotonic() < deadline, subprocess.run(
-                    ["docker", "logs", name], capture_output=True, text=True
-                ).stderr[-3000:]
+                assert time.monotonic() < deadline, _docker("logs", name).stderr[-3000:]
                 time.sleep(0.5)
+            # what a session killed midway left in the data root: this engine's own, nobody else's
+            for leftover in (["container", "prune", "-f"], ["volume", "prune", "-f"], ["network", "prune", "-f"]):
+                engine.docker(*leftover)
             if engine.docker("image", "inspect", base).returncode != 0:  # the stack's Dockerfiles build FROM it
-                saved = subprocess.Popen(["docker", "save", base], stdout=subprocess.PIPE)
-                subprocess.run(
-                    ["docker", "load", "-q"],
-                    stdin=saved.stdout,
-                    env={**os.environ, "DOCKER_HOST": engine.address},
-                    check=True,
-                    capture_output=True,
-                    timeout=600,
-                )
-                saved.wait(timeout=60)
+                with subprocess.Popen(["docker", "save", base], stdout=subprocess.PIPE) as saved:
+                    load = subprocess.run(
+                        ["docker", "load", "-q"],
+                        stdin=saved.stdout,
+                        env={**os.environ, **engine.env},
+                        capture_output=True,
+                        timeout=600,
+                    )
+                assert saved.returncode == 0 and load.returncode == 0, load.stderr
             # the reference images, before any run: the header reads the engine's free space through one of them
             # (a cache hit but for a first session)
-            build = ["docker", "compose", "-f", str(REPO / "docker-compose.test.yml"), "build", "--quiet"]
-            subprocess.run(build, env={**os.environ, "DOCKER_HOST": engine.address}, check=True, timeout=1800)
+            compose = ["docker", "compose", "-f", str(REPO / "docker-compose.test.yml"), "build", "--quiet"]
+            subprocess.run(compose, env={**os.environ, **engine.env}, check=True, timeout=1800)
             yield engine
-            left = [
-                f"{kind}:{line}"
-                for kind, args in (("container", ("ps", "-aq")), ("volume", ("volume", "ls", "-q")))
-                for line in engine.docker(*args).stdout.split()
-            ] + [
-                f"network:{n}"
-                for n in engine.docker("network", "ls", "--format", "{{.Name}}").stdout.split()
-                if n not in ("bridge", "host", "none")
-            ]
+            listed = [engine.docker(*kind, "-q") for kind in (("ps", "-a"), ("volume", "ls"))]
+            networks = engine.docker("network", "ls", "--format", "{{.Name}}")
+            assert all(done.returncode == 0 for done in (*listed, networks)), "the second engine stopped answering"
+            left = [name for done in listed for name in done.stdout.split()]
+            left += [n for n in networks.stdout.split() if n not in ("bridge", "host", "none")]
             assert not left, f"the runs left resources on the second engine: {left}"
         finally:
             # a clean stop first: dockerd shuts its containerd down and leaves its data root consistent for the next
-            subprocess.run(["docker", "stop", "--time", "30", name], capture_output=True, timeout=120, check=False)
-            subprocess.run(
-                ["docker", "rm", "--force", "--volumes", name], capture_output=True, timeout=120, check=False
-            )
+            _docker("stop", "--time", "30", name)
+            _docker("rm", "--force", "--volumes", name)
+            _docker("network", "rm", name)
 
 
 Records = list[dict[str, Any]]
@@ -366,9 +382,9 @@ def reference_run(
     the directory every worker's temporary directory is in, and the others read what it saved there
     (pytest-xdist's recipe for a session fixture that runs once).
 
-    It runs on the second engine, through DOCKER_HOST, as a user's CI drives a remote engine. The tests that
-    compare with it run on this machine's engine: each comparison also shows that a remote engine gives the
-    same verdicts as a local one."""
+    It runs on the second engine, through DOCKER_HOST, as a user's CI drives a remote engine. Most of the runs
+    compared with it (the variant groups, two of the xdist modes) run on this machine's engine: each of those
+    comparisons also shows that a remote engine gives the same verdicts as a local one."""
     base = tmp_path_factory.getbasetemp()
     shared = base if worker_id == "master" else base.parent
     out, saved = shared / "reference", shared / "reference" / "run.json"
@@ -379,11 +395,8 @@ def reference_run(
             result = subprocess.CompletedProcess(run["args"], run["returncode"], run["stdout"], run["stderr"])
             return ReferenceRun(result, json.loads((out / "report.json").read_text()), out)
         engine: SecondEngine = request.getfixturevalue("second_engine")
-        start = len(RUN_OUTPUTS)
-        env = {"DOCKER_HOST": engine.address}
-        result, records = run_suite(out, "--smartmaint-compose-file", "docker-compose.test.yml", env=env)
-        assert_runs_left_nothing(start)  # on this machine's engine: nothing was ever there
-        assert not engine.left_by(PROJECT_NAME.findall(result.stdout)[0])
+        result, records = run_suite(out, "--smartmaint-compose-file", "docker-compose.test.yml", env=engine.env)
+        assert not engine.left_by(project_of(result.stdout))
         fields = ("args", "returncode", "stdout", "stderr")
         saved.write_text(json.dumps({name: getattr(result, name) for name in fields}))
         return ReferenceRun(result, records, out)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from conftest import PROJECT_NAME, REPO, VARIANTS, Records, ReferenceRun, SecondEngine, run_suite
+from conftest import REPO, VARIANTS, Records, ReferenceRun, SecondEngine, project_of, run_suite
 
 Record = dict[str, Any]
 
@@ -222,8 +222,8 @@ VARIANT_GROUPS = [
     ("trainer-without-store.yml",),
     ("no-allowed-hosts.yml",),
 ]
-# Groups run on a second engine (conftest.SecondEngine), reached through a docker context as a user who switched
-# to a remote engine reaches it: the same assertions, against the reference run on this machine's engine.
+# Groups run on the second engine (conftest.SecondEngine), reached through a docker context as a user who switched
+# to a remote engine reaches it: the same assertions, against the same reference run (on that engine too).
 THROUGH_A_DOCKER_CONTEXT = [("no-allowed-hosts.yml",)]
 
 
@@ -297,8 +297,8 @@ def test_broken_variant_fails_exactly_its_checks_with_the_diagnosis(
     result, records = smartmaint(tmp_path, variants=group, env=env)  # the whole suite: a proof may read a static item
     assert result.returncode == 1, result.stdout[-4000:]
     if engine:  # the stack ran there, and nothing of it is left there
-        assert f"smartmaint: engine is remote at {engine.address} (docker context second-engine)" in result.stdout
-        assert not engine.left_by(PROJECT_NAME.findall(result.stdout)[0])
+        assert engine.header("docker context second-engine") in result.stdout
+        assert not engine.left_by(project_of(result.stdout))
     live = {f"{r['check']}[{r['subject']}]": r for r in records if r["tier"] == "live"}
     reference = reference_run.outcomes("live")
     assert {as_reference(name) for name in live} == set(reference)  # the reference stack's items (and api's again)
