@@ -145,6 +145,21 @@ def test_on_a_remote_engine_the_runs_data_is_in_its_volumes_and_ports_where_this
             isolation.remove()
 
 
+def run_against_an_engine_that_does_not_answer(stack: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`pytest --smartmaint` on the stack and its override.yml, with DOCKER_HOST on the discard port of this
+    machine's loopback: a remote engine (no shared files) that refuses every connection at once."""
+    files = ("--smartmaint-compose-file", "docker-compose.test.yml", "--smartmaint-compose-file", "override.yml")
+    return subprocess.run(
+        ["pytest", "--smartmaint", "--smartmaint-only", "-p", "no:cacheprovider", *files, *args],
+        cwd=stack,
+        env={**os.environ, "DOCKER_HOST": "tcp://127.0.0.1:9"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 SQLITE_FILE_BOUND = """services:
   mlflow:
     volumes: !override
@@ -159,17 +174,7 @@ def test_a_bind_of_the_servers_sqlite_file_stops_a_run_on_a_remote_engine_before
     """A volume is a directory: the registry's own file would be opened as written, on the engine's machine.
     The engine here does not answer (nothing listens on the discard port): the refusal needs none."""
     (stack / "override.yml").write_text(SQLITE_FILE_BOUND)
-    env = {**os.environ, "DOCKER_HOST": "tcp://127.0.0.1:9"}
-    result = subprocess.run(
-        ["pytest", "--smartmaint", "--smartmaint-only", "-p", "no:cacheprovider", "-k", "engine-resources"]
-        + ["--smartmaint-compose-file", "docker-compose.test.yml", "--smartmaint-compose-file", "override.yml"],
-        cwd=stack,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_against_an_engine_that_does_not_answer(stack, "-k", "engine-resources")
     assert result.returncode == 1, result.stdout[-3000:]
     assert (
         "nothing was started: the engine is remote at tcp://127.0.0.1:9 (DOCKER_HOST), and the server's SQLite file "
@@ -184,17 +189,7 @@ def test_the_header_says_what_a_remote_engine_changes_before_anything_runs(stack
     """Collection only, against an engine that does not answer: the header needs no engine to say it."""
     (stack / "override.yml").write_text(BIND_SHAPED)
     (stack / "server.toml").write_text("")  # a file here: bound as written there (a volume is a directory)
-    env = {**os.environ, "DOCKER_HOST": "tcp://127.0.0.1:9"}  # the discard port: refused at once
-    result = subprocess.run(
-        ["pytest", "--smartmaint", "--smartmaint-only", "--co", "-p", "no:cacheprovider"]
-        + ["--smartmaint-compose-file", "docker-compose.test.yml", "--smartmaint-compose-file", "override.yml"],
-        cwd=stack,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_against_an_engine_that_does_not_answer(stack, "--co")
     header = [line for line in result.stdout.splitlines() if line.startswith("smartmaint: ")]
     assert "smartmaint: engine: not reachable" in header, result.stdout[-3000:]
     assert (

@@ -24,8 +24,8 @@ reaches them (the engine's address, or every interface of its machine), since th
 127.0.0.1 is not reachable from here. A bind of the server's SQLite file cannot be a volume: the
 run refuses to start rather than open that path on the engine's machine
 (``unredirectable_data_binds``). The other binds (single files among them) are kept as written
-and listed by ``unisolated_binds`` for the header. Named volumes need no redirection on either engine (they
-belong to the run's own project).
+and listed by ``unisolated_binds`` for the header. Named volumes need no redirection on either
+engine (they belong to the run's own project).
 """
 
 from __future__ import annotations
