@@ -215,6 +215,14 @@ class SecondEngine:
             ["docker", *args], env={**os.environ, **self.env}, capture_output=True, text=True, timeout=timeout
         )
 
+    def answers(self) -> bool:
+        """Whether its API answers yet. Until its address is up on its network, a connection may hang rather
+        than be refused: a `docker info` that times out is a no, not an error."""
+        try:
+            return self.docker("info", timeout=10).returncode == 0
+        except subprocess.TimeoutExpired:
+            return False
+
     def left_by(self, project: str) -> list[str]:
         """The containers, networks and volumes of a compose project still on this engine."""
         return project_resources({project}, self.env)
@@ -298,8 +306,8 @@ def second_engine(docker_engine: None) -> Iterator[SecondEngine]:
                 "inspect", "--format", f"{{{{(index .NetworkSettings.Networks {json.dumps(name)}).IPAddress}}}}", name
             )
             engine = SecondEngine(f"tcp://{ip.stdout.strip()}:2375", ip.stdout.strip(), name)
-            deadline = time.monotonic() + 60
-            while engine.docker("info", timeout=10).returncode != 0:
+            deadline = time.monotonic() + 120
+            while not engine.answers():
                 assert time.monotonic() < deadline, _docker("logs", name).stderr[-3000:]
                 time.sleep(0.5)
             # what a session killed midway left in the data root: this engine's own, nobody else's
