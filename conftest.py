@@ -201,7 +201,7 @@ def docker_engine() -> None:
 class SecondEngine:
     """A second, real engine that shares no filesystem with this machine, as the plugin meets a remote one."""
 
-    address: str  # tcp://IP:2375: its address on a network of its own on the first engine
+    address: str  # tcp://IP:2375: its address on the first engine's default bridge (published nowhere)
     host: str
     container: str  # its container on the first engine: the engine's machine
 
@@ -280,8 +280,7 @@ def _docker(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str
 
 @pytest.fixture(scope="session")
 def second_engine(docker_engine: None) -> Iterator[SecondEngine]:
-    """dockerd in a container of the first engine (tests/engine), on a network of its own, for the session;
-    removed afterwards with its network.
+    """dockerd in a container of the first engine (tests/engine), for the session; removed afterwards.
 
     Not ``--privileged``: this machine's kernel withholds CAP_SYS_RESOURCE, which --privileged asks for, so the
     container gets every other capability, no seccomp or AppArmor profile, every device and the cgroup tree."""
@@ -293,18 +292,14 @@ def second_engine(docker_engine: None) -> Iterator[SecondEngine]:
         data_root.mkdir(exist_ok=True)
         name = f"smartmaint-test-engine-{slot}"
         _docker("rm", "--force", name)  # the slot's engine of a session killed before its teardown (lock released)
-        _docker("network", "rm", name)
         try:
-            assert _docker("network", "create", name).returncode == 0
-            run = ["run", "--detach", "--name", name, "--network", name, "--cap-add", "ALL", "--cap-drop"]
+            run = ["run", "--detach", "--name", name, "--cap-add", "ALL", "--cap-drop"]
             run += ["SYS_RESOURCE", "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined"]
             run += ["--security-opt", "systempaths=unconfined", "--device-cgroup-rule", "a *:* rwm", "--tmpfs", "/run"]
             run += ["--volume", "/sys/fs/cgroup:/sys/fs/cgroup", "--volume", f"{data_root}:/var/lib/docker", image]
             started = _docker(*run)
             assert started.returncode == 0, started.stderr
-            ip = _docker(
-                "inspect", "--format", f"{{{{(index .NetworkSettings.Networks {json.dumps(name)}).IPAddress}}}}", name
-            )
+            ip = _docker("inspect", "--format", "{{.NetworkSettings.IPAddress}}", name)
             engine = SecondEngine(f"tcp://{ip.stdout.strip()}:2375", ip.stdout.strip(), name)
             deadline = time.monotonic() + 120
             while not engine.answers():
@@ -338,7 +333,6 @@ def second_engine(docker_engine: None) -> Iterator[SecondEngine]:
             # a clean stop first: dockerd shuts its containerd down and leaves its data root consistent for the next
             _docker("stop", "--time", "30", name)
             _docker("rm", "--force", "--volumes", name)
-            _docker("network", "rm", name)
 
 
 Records = list[dict[str, Any]]
