@@ -59,6 +59,19 @@ def project_name(value: str) -> str:
     return value
 
 
+SWARM_STACK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def swarm_stack_name(value: str) -> str:
+    """argparse ``type=`` for --smartmaint-swarm-stack: a name `docker stack ls` shows."""
+    if not SWARM_STACK_NAME.match(value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a stack name: use letters, digits, '-', '_' and '.', starting with a letter or "
+            "digit (see `docker stack ls`)."
+        )
+    return value
+
+
 def report_path(value: str) -> Path:
     """argparse ``type=`` for --smartmaint-report: the directory must exist."""
     path = Path(value)
@@ -151,22 +164,22 @@ class Settings:
     teardown_timeout_s: int = 120  # `down` longer than this is cut, and reported with the command to finish it
     min_free_gb: float = 10.0  # the engine's free disk below which nothing is built (0: no limit)
     serving: ServingRequest | None = None  # ini smartmaint_serving_request
+    swarm: bool = False  # --smartmaint-swarm: deploy with `docker stack deploy`; Swarm's static rules
+    swarm_stack: str | None = None  # --smartmaint-swarm-stack: a deployed stack, checked read-mostly
+
+    @property
+    def swarm_target(self) -> bool:
+        """The stack is meant for Swarm: its static rules apply."""
+        return self.swarm or self.swarm_stack is not None
 
     @classmethod
     def from_config(cls, config: ConfigLike) -> Settings:
         static_only = bool(config.getoption("smartmaint_static"))
         project = config.getoption("smartmaint_project")
         keep = bool(config.getoption("smartmaint_keep"))
-        if static_only and project:
-            raise pytest.UsageError(
-                "--smartmaint-static runs no containers, so --smartmaint-project has nothing to check. "
-                "Drop one of them."
-            )
-        if keep and (static_only or project):
-            other = "--smartmaint-static" if static_only else "--smartmaint-project"
-            raise pytest.UsageError(
-                f"--smartmaint-keep keeps a stack the plugin starts, and {other} starts none. Drop --smartmaint-keep."
-            )
+        swarm = bool(config.getoption("smartmaint_swarm"))
+        swarm_stack = config.getoption("smartmaint_swarm_stack")
+        _exclusive_options(static_only, project, keep, swarm, swarm_stack)
         files, source = _compose_files(config)
         roles = {role: _names(config.getini(ini)) for role, ini in ROLE_INI.items() if _names(config.getini(ini))}
         return cls(
@@ -183,6 +196,8 @@ class Settings:
             teardown_timeout_s=_ini_int(config, "smartmaint_teardown_timeout"),
             min_free_gb=_ini_gb(config, "smartmaint_min_free_gb"),
             serving=ServingRequest.parse(config.getini("smartmaint_serving_request")),
+            swarm=swarm,
+            swarm_stack=swarm_stack,
         )
 
     @property
@@ -197,9 +212,56 @@ class Settings:
             parts.append("--smartmaint-static")
         if self.project:
             parts.append(f"--smartmaint-project={self.project}")
+        if self.swarm:
+            parts.append("--smartmaint-swarm")
+        if self.swarm_stack:
+            parts.append(f"--smartmaint-swarm-stack={self.swarm_stack}")
         if self.only:
             parts.append("--smartmaint-only")
         return " ".join(parts)
+
+
+def _exclusive_options(
+    static_only: bool, project: str | None, keep: bool, swarm: bool, swarm_stack: str | None
+) -> None:
+    """One usage error for options that contradict each other, naming both."""
+    conflicts = [
+        (
+            static_only and bool(project),
+            "--smartmaint-static runs no containers, so --smartmaint-project has nothing to check. Drop one of them.",
+        ),
+        (
+            static_only and bool(swarm_stack),
+            "--smartmaint-static runs no containers, so --smartmaint-swarm-stack has "
+            "nothing to check. For Swarm's static rules alone: --smartmaint-static --smartmaint-swarm.",
+        ),
+        (
+            bool(project) and (swarm or bool(swarm_stack)),
+            "--smartmaint-project checks a compose project, and "
+            f"{'--smartmaint-swarm' if swarm else '--smartmaint-swarm-stack'} a swarm stack. Drop one of them.",
+        ),
+        (
+            swarm and bool(swarm_stack),
+            "--smartmaint-swarm deploys a stack of its own, and --smartmaint-swarm-stack "
+            "checks a deployed one. Drop one of them.",
+        ),
+        (
+            keep and (static_only or bool(project) or bool(swarm_stack)),
+            "--smartmaint-keep keeps a stack the plugin "
+            "starts, and "
+            + (
+                "--smartmaint-static"
+                if static_only
+                else "--smartmaint-project"
+                if project
+                else "--smartmaint-swarm-stack"
+            )
+            + " starts none. Drop --smartmaint-keep.",
+        ),
+    ]
+    for conflicting, message in conflicts:
+        if conflicting:
+            raise pytest.UsageError(message)
 
 
 def _names(value: Any) -> list[str]:

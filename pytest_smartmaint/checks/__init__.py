@@ -17,6 +17,7 @@ from . import (
     serving,
     sqlite_backend,
     stale_image,
+    swarm,
     tests_installed,
     uid_mapping,
     volume_paths,
@@ -42,5 +43,6 @@ REGISTRY = Registry(
         tests_installed.CHECK,
         build_context.CHECK,
         lock_consistency.CHECK,
+        swarm.CHECK,
     )
 )

@@ -56,6 +56,28 @@ class Build:
 
 
 @dataclass(frozen=True)
+class Deploy:
+    """The service's ``deploy:`` as Swarm reads it (compose itself reads only replicas and resources)."""
+
+    mode: str = "replicated"  # or "global": one task on every node
+    replicas: int | None = None  # None: not written (Swarm's default, 1)
+    constraints: tuple[str, ...] = ()  # placement constraints, as written ("node.hostname == a")
+    update_order: str | None = None  # update_config.order: None is Swarm's default, stop-first
+    rollback_order: str | None = None
+    restart_condition: str | None = None  # restart_policy.condition: None is Swarm's default, any
+
+
+@dataclass(frozen=True)
+class TopVolume:
+    """A volume of the top-level ``volumes:``."""
+
+    key: str
+    driver: str | None = None  # None: the engine's default, local
+    driver_opts: Mapping[str, str] = field(default_factory=dict)
+    external: bool = False
+
+
+@dataclass(frozen=True)
 class Service:
     name: str
     image: str | None
@@ -78,6 +100,7 @@ class Service:
     depends_conditions: Mapping[str, str] = field(default_factory=dict)  # depends_on target -> its condition
     container_name: str | None = None  # a fixed name: one container per engine, whatever the project
     replicas: int = 1  # `deploy.replicas` or `scale`: containers compose starts for the service
+    deploy: Deploy = Deploy()
 
     def declared_ports(self) -> tuple[int, ...]:
         """Container ports the compose file says the service listens on (`expose:`, `ports:`)."""
@@ -98,6 +121,8 @@ class ComposeProject:
     directory: Path
     files: tuple[Path, ...]
     services: Mapping[str, Service] = field(default_factory=dict)
+    volumes: Mapping[str, TopVolume] = field(default_factory=dict)
+    config: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)  # compose's JSON, as given
 
     def service(self, name: str) -> Service:
         return self.services[name]
@@ -186,6 +211,16 @@ def parse_config(raw: Mapping[str, Any], files: Sequence[Path]) -> ComposeProjec
         directory=directory,
         files=tuple(f.resolve() for f in files),
         services=services,
+        volumes={
+            key: TopVolume(
+                key,
+                (spec or {}).get("driver"),
+                {str(k): str(v) for k, v in ((spec or {}).get("driver_opts") or {}).items()},
+                bool((spec or {}).get("external")),
+            )
+            for key, spec in sorted((raw.get("volumes") or {}).items())
+        },
+        config=raw,
     )
 
 
@@ -242,6 +277,19 @@ def _parse_service(name: str, spec: Mapping[str, Any], directory: Path) -> Servi
         else {str(k): "service_started" for k in depends},
         container_name=str(spec["container_name"]) if spec.get("container_name") else None,
         replicas=_replicas(spec),
+        deploy=_deploy(spec.get("deploy") or {}),
+    )
+
+
+def _deploy(spec: Mapping[str, Any]) -> Deploy:
+    replicas = spec.get("replicas")
+    return Deploy(
+        mode=str(spec.get("mode") or "replicated"),
+        replicas=int(replicas) if isinstance(replicas, int | str) and str(replicas).isdigit() else None,
+        constraints=tuple(str(c) for c in (spec.get("placement") or {}).get("constraints") or []),
+        update_order=(spec.get("update_config") or {}).get("order"),
+        rollback_order=(spec.get("rollback_config") or {}).get("order"),
+        restart_condition=(spec.get("restart_policy") or {}).get("condition"),
     )
 
 

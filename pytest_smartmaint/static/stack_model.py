@@ -63,6 +63,8 @@ class StackModel:
     server: ServerSettings | None
     build_context_max_mb: int = 200
     serving: ServingRequest | None = None  # ini smartmaint_serving_request
+    swarm: bool = False  # the stack is meant for Swarm (--smartmaint-swarm, --smartmaint-swarm-stack)
+    swarm_nodes: int | None = None  # the nodes of the swarm the run deploys to or checks; None: static only
 
     def service(self, name: str) -> Service:
         return self.project.services[name]
@@ -150,6 +152,7 @@ def build_model(settings: Settings) -> StackModel:
         server=server,
         build_context_max_mb=settings.build_context_max_mb,
         serving=settings.serving,
+        swarm=settings.swarm_target,
     )
 
 
