@@ -155,3 +155,40 @@ class ComposeRunner:
     def logs(self, services: Sequence[str], lines: int = 25) -> str:
         result = self.compose("logs", "--no-color", "--tail", str(lines), *services, timeout=30)
         return (result.stdout + result.stderr).strip()
+
+    def ps_rows(self) -> list[dict[str, Any]]:
+        """Every container of the project, as `docker compose ps --all --format json` gives them."""
+        result = self.compose("ps", "--all", "--format", "json", timeout=30)
+        rows: list[dict[str, Any]] = []
+        for line in result.stdout.splitlines():  # compose prints one JSON object per line (older: one array)
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                parsed = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            rows += parsed if isinstance(parsed, list) else [parsed]
+        return rows
+
+    def port(self, service: str, port: int, protocol: str = "tcp") -> str:
+        """``host:port`` the engine publishes the service's container ``port`` on; "" when unpublished."""
+        done = self.compose("port", "--protocol", protocol, service, str(port), timeout=30)
+        return done.stdout.strip().splitlines()[0] if done.returncode == 0 and done.stdout.strip() else ""
+
+    def cycle(self, service: str, step: str, also: Sequence[str], timeout_s: float = 300) -> str | None:
+        """``restart``, ``recreate`` (a new container) or ``renew`` (a new container with new anonymous volumes,
+        as `down` then `up` gives) one service, then wait until it and ``also`` are healthy. None when they came
+        back, else compose's output."""
+        first = {
+            "restart": ("restart", service),
+            "recreate": ("up", "-d", "--no-deps", "--force-recreate", "--wait", service),
+            "renew": ("up", "-d", "--no-deps", "--force-recreate", "--renew-anon-volumes", "--wait", service),
+        }[step]
+        # waiting never recreates: a tag rebuilt meanwhile must not turn a restart into a recreate
+        waited = dict.fromkeys((service, *also))
+        for args in (first, ("up", "-d", "--no-deps", "--no-recreate", "--wait", *waited)):
+            done = self.compose(*args, timeout=timeout_s)
+            if done.returncode != 0:
+                return (done.stdout + done.stderr).strip()
+        return None

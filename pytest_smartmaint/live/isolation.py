@@ -44,6 +44,11 @@ from ..static.database import backend_database
 from ..static.stack_model import StackModel
 from .engine_endpoint import EngineEndpoint
 
+# a swarm stack's ports: published by the node that runs the task, on an ephemeral port of every interface of
+# it. Swarm's routing mesh (the default, mode: ingress) needs IPVS in the node's kernel, which not every node has,
+# and gives nothing a test run needs: the run reaches the task's own node
+SWARM_HOST_MODE = "swarm host mode"
+
 
 @dataclass(frozen=True)
 class Isolation:
@@ -55,9 +60,13 @@ class Isolation:
         shutil.rmtree(self.run_dir, ignore_errors=True)
 
 
-def isolate(model: StackModel, project: str, engine: EngineEndpoint | None = None) -> Isolation:
-    """The run's override, for an engine on this machine (``engine`` None) or the one ``engine`` names."""
-    remote = engine is not None and engine.remote
+def isolate(model: StackModel, project: str, engine: EngineEndpoint | None = None, swarm: bool = False) -> Isolation:
+    """The run's override, for an engine on this machine (``engine`` None) or the one ``engine`` names.
+
+    ``swarm``: for a swarm stack, whose tasks may run on any node: data goes into volumes, as on a remote
+    engine, and ports are published by Swarm's routing mesh on every node."""
+    remote = swarm or (engine is not None and engine.remote)
+    interface = SWARM_HOST_MODE if swarm else engine.publish_on if engine else "127.0.0.1"
     run_dir = Path(tempfile.mkdtemp(prefix=f"{project}-"))
     os.chmod(run_dir, 0o755)
     redirected: dict[str, str] = {}
@@ -77,7 +86,7 @@ def isolate(model: StackModel, project: str, engine: EngineEndpoint | None = Non
     server = model.server
     for service in model.project.services.values():
         publish = server.port if server is not None and service.name == server.service and not service.ports else None
-        body = _service_override(service, redirected, publish, engine.publish_on if engine else "127.0.0.1")
+        body = _service_override(service, redirected, publish, interface)
         if service.build is not None and not service.image:  # the name compose gives it in the project's own builds
             body.append(f"    image: {json.dumps(model.image_name(service.name))}")
         if body:
@@ -185,9 +194,15 @@ def _service_override(service: Service, redirected: dict[str, str], publish: int
         body.append("    volumes: !override")
         body += [f"      - {_mount_yaml(m, redirected)}" for m in service.mounts if m.declared_in == "volumes"]
     at = f"{interface}::" if interface else ""  # "": every interface of the engine's machine
+
+    def entry(target: int, protocol: str) -> str:
+        if interface == SWARM_HOST_MODE:
+            return f"{{target: {target}, protocol: {protocol}, mode: host}}"
+        return json.dumps(f"{at}{target}/{protocol}")
+
     if service.ports:
         body.append("    ports: !override")
-        body += [f"      - {json.dumps(f'{at}{p.target}/{p.protocol}')}" for p in service.ports]
+        body += [f"      - {entry(p.target, p.protocol)}" for p in service.ports]
     elif publish is not None:  # the server's port, so that mlflow_client reaches it from this machine
-        body += ["    ports:", f"      - {json.dumps(f'{at}{publish}/tcp')}"]
+        body += ["    ports:", f"      - {entry(publish, 'tcp')}"]
     return body

@@ -65,6 +65,16 @@ def live_stack(
     """The stack the live checks run against: the user's running project, or one of our own.
 
     ``file_findings`` names what the checks prove wrong in the files, to explain a bring-up that failed."""
+    if settings.swarm or settings.swarm_stack:
+        from .swarm_lifecycle import attached_stack, deployed_stack
+
+        with (
+            attached_stack(settings, model, settings.swarm_stack)
+            if settings.swarm_stack
+            else deployed_stack(settings, model, name, file_findings)
+        ) as swarm_stack:
+            yield swarm_stack
+        return
     if settings.project:
         runner = ComposeRunner(model.project.files, settings.project)
         _require_running(runner, model)

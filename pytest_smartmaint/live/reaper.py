@@ -29,6 +29,7 @@ from pathlib import Path
 POLL_S = 0.5
 REMOVED_WITHIN_S = 30  # the promise, in README: a killed run's project is gone within this time
 LABEL = "com.docker.compose.project"
+STACK_LABEL = "com.docker.stack.namespace"  # a swarm stack (--smartmaint-swarm) of the same name
 
 
 def start(project: str, run_dir: Path | None) -> subprocess.Popen[bytes]:
@@ -92,18 +93,26 @@ def _docker(*args: str) -> list[str]:
     return result.stdout.split()
 
 
-def remove_project(project: str) -> None:
-    """Every container, network and volume that carries the project's label."""
-    label = f"label={LABEL}={project}"
-    containers = _docker("ps", "-aq", "--filter", label)
-    if containers:
-        _docker("rm", "-f", "-v", *containers)
-    networks = _docker("network", "ls", "-q", "--filter", label)
-    if networks:
-        _docker("network", "rm", *networks)
-    volumes = _docker("volume", "ls", "-q", "--filter", label)
-    if volumes:
-        _docker("volume", "rm", "-f", *volumes)
+def remove_project(project: str) -> bool:
+    """Every swarm service, container, network and volume that carries the project's (or stack's) label; whether
+    anything was found."""
+    found = False
+    for key in (LABEL, STACK_LABEL):
+        label = f"label={key}={project}"
+        services = _docker("service", "ls", "-q", "--filter", label) if key == STACK_LABEL else []
+        if services:  # Swarm would start new tasks for what is removed below
+            _docker("service", "rm", *services)
+        containers = _docker("ps", "-aq", "--filter", label)
+        if containers:
+            _docker("rm", "-f", "-v", *containers)
+        networks = _docker("network", "ls", "-q", "--filter", label)
+        if networks:
+            _docker("network", "rm", *networks)
+        volumes = _docker("volume", "ls", "-q", "--filter", label)
+        if volumes:
+            _docker("volume", "rm", "-f", *volumes)
+        found = found or bool(services or containers or networks or volumes)
+    return found
 
 
 def reap(project: str, run_dir: str) -> None:
@@ -112,9 +121,11 @@ def reap(project: str, run_dir: str) -> None:
             os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
-    for _ in range(2):
+    deadline = time.monotonic() + REMOVED_WITHIN_S - 5
+    for attempt in range(REMOVED_WITHIN_S):  # twice at least; a swarm's tasks take a few seconds more to go
         time.sleep(1)
-        remove_project(project)
+        if not remove_project(project) and attempt >= 1 or time.monotonic() > deadline:
+            break
     if run_dir:
         shutil.rmtree(run_dir, ignore_errors=True)
 

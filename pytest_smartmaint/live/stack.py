@@ -304,18 +304,7 @@ class LiveStack:
         server = self.model.server
         if server is None or not self.owned:
             raise SmartmaintError("services are restarted only on a stack the plugin started")
-        first = {
-            "restart": ("restart", service),
-            "recreate": ("up", "-d", "--no-deps", "--force-recreate", "--wait", service),
-            "renew": ("up", "-d", "--no-deps", "--force-recreate", "--renew-anon-volumes", "--wait", service),
-        }[step]
-        # waiting never recreates: a tag rebuilt meanwhile must not turn a restart into a recreate
-        waited = dict.fromkeys((service, server.service))
-        for args in (first, ("up", "-d", "--no-deps", "--no-recreate", "--wait", *waited)):
-            done = self.runner.compose(*args, timeout=300)
-            if done.returncode != 0:
-                return (done.stdout + done.stderr).strip()
-        return None
+        return self.runner.cycle(service, step, (server.service,))
 
     # --- the public API (the smartmaint_stack fixture) -------------------------------------
 
@@ -332,8 +321,7 @@ class LiveStack:
         """``host:port`` that reaches the service's container ``port`` from this machine; None if unpublished,
         or published only on the loopback of a remote engine's machine. On a remote engine the host is the
         engine's (DOCKER_HOST, the docker context's endpoint)."""
-        done = self.runner.compose("port", "--protocol", protocol, service, str(port), timeout=30)
-        address = done.stdout.strip().splitlines()[0] if done.returncode == 0 and done.stdout.strip() else ""
+        address = self.runner.port(service, port, protocol)
         if not address or address.endswith(":0"):
             return None
         host, _, bound = address.rpartition(":")  # an address of the engine's machine
@@ -361,7 +349,10 @@ class LiveStack:
         return testinfra.get_host(f"docker://{container}")
 
     def handle(self, exclusive: bool) -> StackHandle:
-        return StackHandle(self.project, tuple(str(f) for f in self.runner.files), self.owned, exclusive)
+        from .swarm_runner import SwarmRunner
+
+        swarm = isinstance(self.runner, SwarmRunner)
+        return StackHandle(self.project, tuple(str(f) for f in self.runner.files), self.owned, exclusive, swarm)
 
     def registry_loads(self, consumer: str) -> dict[str, str]:
         """The latest version of every registered model as ``consumer`` loads it: "ok", or the error
@@ -386,9 +377,13 @@ class StackHandle:
     files: tuple[str, ...]
     owned: bool
     exclusive: bool  # False: other processes run checks on it at the same time
+    swarm: bool = False  # a swarm stack: the project is the stack's name
 
     def attach(self, model: StackModel, worker: str, min_free_gb: float) -> LiveStack:
-        runner = ComposeRunner([Path(f) for f in self.files], self.project)
+        from .swarm_runner import SwarmRunner
+
+        files = [Path(f) for f in self.files]
+        runner = SwarmRunner(files, self.project) if self.swarm else ComposeRunner(files, self.project)
         return LiveStack(
             model, runner, owned=self.owned, exclusive=self.exclusive, worker=worker, min_free_gb=min_free_gb
         )

@@ -13,7 +13,6 @@ A service that exited 0 is a one-shot job (a training run) and is probed with
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from dataclasses import dataclass
@@ -46,20 +45,11 @@ class ContainerState:
 
 
 def container_states(runner: ComposeRunner) -> dict[str, ContainerState]:
-    """Every container of the project, parsed once from `docker compose ps --all --format json`."""
-    result = runner.compose("ps", "--all", "--format", "json", timeout=30)
-    rows: list[dict[str, object]] = []
-    for line in result.stdout.splitlines():  # compose prints one JSON object per line (older: one array)
-        line = line.strip()
-        if not line:
+    """Every container of the project (a swarm stack: its newest task's on this node), read once."""
+    states: dict[str, ContainerState] = {}
+    for row in runner.ps_rows():
+        if str(row.get("Service", "")) in states:  # a swarm service's older tasks come after its newest
             continue
-        try:
-            parsed = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        rows += parsed if isinstance(parsed, list) else [parsed]
-    states = {}
-    for row in rows:
         service = str(row.get("Service", ""))
         code = row.get("ExitCode", 0)
         status = str(row.get("Status", ""))

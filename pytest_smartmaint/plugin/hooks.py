@@ -6,13 +6,14 @@ run, and no Docker command is made.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Generator
 from typing import TYPE_CHECKING
 
 import pytest
 
 from ..errors import SmartmaintError
-from ..settings import Settings, new_project_name, project_name, report_path
+from ..settings import Settings, new_project_name, project_name, report_path, swarm_stack_name
 from . import COLLECTOR
 
 if TYPE_CHECKING:
@@ -28,6 +29,8 @@ SMARTMAINT_OPTIONS = (
     "smartmaint_keep",
     "smartmaint_report",
     "smartmaint_only",
+    "smartmaint_swarm",
+    "smartmaint_swarm_stack",
 )
 
 
@@ -64,6 +67,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="Check this running compose project instead of starting one; never recreates or stops it. "
         f"{HELP_NEEDS_ON}",
+    )
+    group.addoption(
+        "--smartmaint-swarm",
+        action="store_true",
+        dest="smartmaint_swarm",
+        default=False,
+        help="Deploy the stack to the engine's swarm (`docker stack deploy`, a stack of its own, removed after) "
+        "and add Swarm's own static rules; the plugin never initialises or leaves a swarm. With "
+        f"--smartmaint-static: Swarm's rules, no engine. {HELP_NEEDS_ON}",
+    )
+    group.addoption(
+        "--smartmaint-swarm-stack",
+        dest="smartmaint_swarm_stack",
+        metavar="NAME",
+        type=swarm_stack_name,
+        default=None,
+        help=f"Check this deployed swarm stack instead of deploying one; never updates or removes it. {HELP_NEEDS_ON}",
     )
     group.addoption(
         "--smartmaint-keep",
@@ -157,8 +177,9 @@ def pytest_configure(config: pytest.Config) -> None:
     from ..static.stack_model import build_model  # imported only when the suite is on
 
     settings = Settings.from_config(config)
+    nodes = _swarm_nodes(settings)
     try:
-        model = build_model(settings)
+        model = dataclasses.replace(build_model(settings), swarm_nodes=nodes)
     except SmartmaintError as exc:
         raise pytest.UsageError(f"pytest-smartmaint: {exc}") from None
     plugin = SmartmaintPlugin(config, settings, model, _take_node_id_args(config))
@@ -181,6 +202,21 @@ def pytest_configure(config: pytest.Config) -> None:
         from .report import JsonReport
 
         config.pluginmanager.register(JsonReport(settings.report), "smartmaint-report")
+
+
+def _swarm_nodes(settings: Settings) -> int | None:
+    """How many nodes the engine's swarm has, for a run on it (None: static only, or no engine answers); a usage
+    error, before anything is collected, when the engine is in no swarm or is not a manager of one."""
+    option = "--smartmaint-swarm-stack" if settings.swarm_stack else "--smartmaint-swarm" if settings.swarm else None
+    if option is None or settings.static_only:
+        return None
+    from ..live.swarm_lifecycle import swarm_state, swarm_usage_problem
+
+    state = swarm_state()
+    problem = swarm_usage_problem(option, state)
+    if problem:
+        raise pytest.UsageError(f"pytest-smartmaint: {problem}")
+    return state.nodes if state else None
 
 
 def _take_node_id_args(config: pytest.Config) -> tuple[str, ...]:
@@ -267,6 +303,13 @@ class SmartmaintPlugin:
         mode = (
             f"check running project {s.project} (read-mostly)"
             if s.project
+            else f"check deployed swarm stack {s.swarm_stack} (read-mostly)"
+            if s.swarm_stack
+            else "static only, no containers" + ("; Swarm's rules (--smartmaint-swarm)" if s.swarm else "")
+            if s.static_only
+            else f"own swarm stack {self.project_name} (`docker stack deploy`), "
+            + ("kept afterwards (--smartmaint-keep)" if s.keep else "removed afterwards")
+            if s.swarm
             else "static only, no containers"
             if s.static_only
             else f"own project {self.project_name}, "
@@ -297,8 +340,14 @@ class SmartmaintPlugin:
             ]
             notes += [f"{n} runs {script}, which the files do not show" for n, script in roles.unreadable_scripts]
             lines.append("smartmaint: also: " + "; ".join(notes))
+        if s.swarm_target:
+            from ..live.swarm_stack_file import stack_file
+
+            ignored = stack_file(m.project.config, {n: m.image_name(n) for n in m.project.services}).notes
+            if ignored:
+                lines.append("smartmaint: what Swarm ignores or rejects in these files: " + "; ".join(ignored))
         named = {n: svc.container_name for n, svc in m.project.services.items() if svc.container_name}
-        if named and not (s.static_only or s.project):
+        if named and not (s.static_only or s.project or s.swarm_target):
             lines.append(
                 "smartmaint: container_name dropped in the run's own stack, so it never meets yours (each "
                 "stays a network alias): " + ", ".join(f"{n} ({c})" for n, c in sorted(named.items()))

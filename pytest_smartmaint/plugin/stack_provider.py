@@ -111,8 +111,17 @@ class StackProvider:
         run_dir = f" && rm -rf {stack.isolation.run_dir}" if stack.isolation else ""
         terminalreporter.write_sep("-", "smartmaint: stack kept (--smartmaint-keep)")
         from ..live.engine_endpoint import engine_endpoint
+        from ..live.swarm_runner import STACK_LABEL, SwarmRunner
 
         engine = engine_endpoint().env_prefix()  # the engine this run used, for another shell
+        if isinstance(stack.runner, SwarmRunner):
+            name = stack.project
+            terminalreporter.write_line(f"swarm stack {name}: {engine}docker stack ps {name}")
+            terminalreporter.write_line(
+                f"remove it with: {engine}docker stack rm {name}; sleep 15; {engine}docker volume rm "
+                f"$({engine}docker volume ls -q --filter label={STACK_LABEL}={name}){run_dir}"
+            )
+            return
         terminalreporter.write_line(f"project {stack.project}: {engine}docker compose -p {stack.project} {compose} ps")
         terminalreporter.write_line(
             f"remove it with: {engine}docker compose -p {stack.project} {compose} down --volumes{run_dir}"
