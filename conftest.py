@@ -7,6 +7,7 @@ every test directory, and the pytester runs started from the repository, see the
 from __future__ import annotations
 
 import fcntl
+import itertools
 import json
 import os
 import re
@@ -69,12 +70,14 @@ def recorded(output: str) -> str:
 
 
 def project_resources(projects: set[str], env: Mapping[str, str] | None = None) -> list[str]:
-    """Containers, networks and volumes that still belong to these compose projects (on the engine ``env``
-    names, else this machine's)."""
+    """Containers, networks and volumes that still belong to these compose projects, or swarm stacks of those
+    names (on the engine ``env`` names, else this machine's)."""
     found = []
     environment = {**os.environ, **env} if env else None
-    for project in sorted(projects):
-        label = f"label=com.docker.compose.project={project}"
+    for project, key in itertools.product(
+        sorted(projects), ("com.docker.compose.project", "com.docker.stack.namespace")
+    ):
+        label = f"label={key}={project}"
         for kind, fmt in (("ps -a", "{{.Names}}"), ("network ls", "{{.Name}}"), ("volume ls", "{{.Name}}")):
             args = ["docker", *kind.split(), "--filter", label, "--format", fmt]
             done = subprocess.run(args, capture_output=True, text=True, check=False, timeout=60, env=environment)
@@ -131,6 +134,14 @@ class EngineEvents:
 
     events: list[dict[str, Any]]
 
+    def created_stacks(self) -> set[str]:
+        """The swarm stacks whose task containers were created."""
+        return {
+            attributes["com.docker.stack.namespace"]
+            for action, attributes in self._container_events()
+            if action == "create" and "com.docker.stack.namespace" in attributes
+        }
+
     def created_projects(self, config_file_part: str) -> set[str]:
         """The compose projects whose containers were created from compose files that include ``config_file_part``."""
         return {
@@ -140,7 +151,8 @@ class EngineEvents:
         }
 
     def probe_runs(self, projects: set[str], probe: str) -> dict[str, int]:
-        """How often the live probe module ``probe`` ran in each service of ``projects`` (each run is an exec)."""
+        """How often the live probe module ``probe`` ran in each service of ``projects`` (compose projects or swarm
+        stacks; each run is an exec)."""
         from pytest_smartmaint.live import probes
 
         docstring = probes.source(probe).split('"""')[1].splitlines()[0]
@@ -148,14 +160,42 @@ class EngineEvents:
         runs: dict[str, int] = {}
         for action, attributes in self._container_events():
             if action.startswith("exec_create: ") and marker in action:
+                stack = attributes.get("com.docker.stack.namespace", "")
                 if attributes.get("com.docker.compose.project") in projects:
                     service = attributes["com.docker.compose.service"]
+                    runs[service] = runs.get(service, 0) + 1
+                elif stack in projects:  # a swarm task: <stack>_<service>
+                    service = attributes["com.docker.swarm.service.name"].removeprefix(f"{stack}_")
                     runs[service] = runs.get(service, 0) + 1
         return runs
 
     def _container_events(self) -> Iterator[tuple[str, dict[str, str]]]:
         for event in self.events:
             yield event.get("Action", ""), event.get("Actor", {}).get("Attributes", {})
+
+
+@contextmanager
+def one_node_swarm() -> Iterator[str]:
+    """This machine's engine as a one-node swarm for the block (the plugin never initialises one; CI's engine is in
+    none). It leaves swarm mode afterwards, with the bridge network swarm mode made. An engine already in a swarm (a
+    developer's) is used as it is and never left. Yields the engine's swarm state before the block."""
+    state = subprocess.run(
+        ["docker", "info", "--format", "{{.Swarm.LocalNodeState}}"], capture_output=True, text=True, timeout=60
+    ).stdout.strip()
+    if state == "active":
+        yield state
+        return
+    bridge = subprocess.run(["docker", "network", "inspect", "docker_gwbridge"], capture_output=True, timeout=60)
+    made = subprocess.run(
+        ["docker", "swarm", "init", "--advertise-addr", "127.0.0.1"], capture_output=True, text=True, timeout=120
+    )
+    assert made.returncode == 0, made.stderr
+    try:
+        yield state
+    finally:
+        subprocess.run(["docker", "swarm", "leave", "--force"], capture_output=True, timeout=120, check=True)
+        if bridge.returncode != 0:
+            subprocess.run(["docker", "network", "rm", "docker_gwbridge"], capture_output=True, timeout=60)
 
 
 @contextmanager

@@ -13,7 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EngineEvents, ReferenceRun, Run, SecondEngine, executed, grouped, run_suite, watching_engine
+from conftest import (
+    EngineEvents,
+    ReferenceRun,
+    Run,
+    SecondEngine,
+    executed,
+    grouped,
+    one_node_swarm,
+    run_suite,
+    watching_engine,
+)
 
 XDIST_MODES = [
     (),
@@ -26,6 +36,10 @@ MODE_IDS = ["no-xdist", "load", "loadgroup", "loadscope"]
 # DOCKER_HOST (conftest.reference_run); this mode runs there through a docker context; the others run on this
 # machine's engine. The same items, and the same verdicts, on either engine.
 THROUGH_A_DOCKER_CONTEXT = "load"
+# ... and across orchestrators: this mode deploys the stack to this machine's engine as a one-node swarm
+# (--smartmaint-swarm; tests/swarm/dnsrr.yml says why its services use DNS round robin here)
+ON_A_ONE_NODE_SWARM = "loadscope"
+SWARM = ("--smartmaint-swarm", "--smartmaint-compose-file", "tests/swarm/dnsrr.yml")
 
 
 def test_static_tier_runs_the_same_items_with_and_without_xdist(pytester: pytest.Pytester, stack: Path) -> None:
@@ -105,7 +119,7 @@ def live_run(
     Every stack a run brings up creates containers whose compose files include the run's own override, which
     lives in the run's TMPDIR (here ``out``): the projects of other runs on the engine are not counted."""
     with watching_engine(env) as engine:
-        files = ("--smartmaint-compose-file", "docker-compose.test.yml")
+        files = ("--smartmaint-compose-file", "docker-compose.test.yml")  # (before any other -f in args)
         result, _ = run_suite(out, "-k", "live", *files, *args, env={**(env or {}), "TMPDIR": str(out)})
     return result, executed(out / "junit.xml", out / "report.json"), grouped(out / "junit.xml"), engine
 
@@ -113,6 +127,21 @@ def live_run(
 def live_part(run: Run) -> Run:
     ids, records = run
     return {i for i in ids if "[live-" in i}, [r for r in records if r[1] == "live"]
+
+
+def stack_services(stacks: set[str]) -> list[str]:
+    """The swarm services of these stacks that are still there."""
+    found = []
+    for stack in stacks:
+        done = subprocess.run(
+            ["docker", "service", "ls", "-q", "--filter", f"label=com.docker.stack.namespace={stack}"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        found += done.stdout.split()
+    return found
 
 
 @pytest.mark.live
@@ -125,11 +154,22 @@ def test_live_tier_runs_the_same_items_with_and_without_xdist(
     groups = {"no-xdist": False}
     for mode, args in zip(MODE_IDS[1:], XDIST_MODES[1:], strict=True):
         env = second_engine.context(tmp_path / "docker-config") if mode == THROUGH_A_DOCKER_CONTEXT else None
-        result, runs[mode], groups[mode], engine = live_run(*args, out=tmp_path / mode, env=env)
+        if mode == ON_A_ONE_NODE_SWARM:
+            refused, _ = run_suite(tmp_path / "no-swarm", *SWARM)
+            with one_node_swarm() as before:
+                if before != "active":  # the plugin never initialises a swarm: it names the command that does
+                    assert refused.returncode == pytest.ExitCode.USAGE_ERROR, refused.stdout[-2000:]
+                    assert "run `docker swarm init` (or `docker swarm join`) first" in refused.stderr
+                result, runs[mode], groups[mode], engine = live_run(*args, *SWARM, out=tmp_path / mode)
+                created = engine.created_stacks()
+                assert f"stack: own swarm stack {next(iter(created), '?')} (`docker stack deploy`)" in result.stdout
+                assert not stack_services(created)  # removed before swarm mode is left
+        else:
+            result, runs[mode], groups[mode], engine = live_run(*args, out=tmp_path / mode, env=env)
+            created = engine.created_projects(str(tmp_path / mode))
         assert result.returncode == 0, (mode, result.stdout[-3000:])
         if env:
             assert second_engine.header("docker context second-engine") in result.stdout
-        created = engine.created_projects(str(tmp_path / mode))
         assert len(created) == 1, (mode, created)  # two workers, one stack brought up
         assert not env or not second_engine.left_by(next(iter(created)))  # (no_leftovers looks at this engine)
         # each audio service's round trip runs once, in the worker that runs its item: not in both workers
