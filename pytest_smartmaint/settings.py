@@ -166,6 +166,7 @@ class Settings:
     serving: ServingRequest | None = None  # ini smartmaint_serving_request
     swarm: bool = False  # --smartmaint-swarm: deploy with `docker stack deploy`; Swarm's static rules
     swarm_stack: str | None = None  # --smartmaint-swarm-stack: a deployed stack, checked read-mostly
+    swarm_engines: dict[str, str] = field(default_factory=dict)  # ini smartmaint_swarm_engines: node -> endpoint
 
     @property
     def swarm_target(self) -> bool:
@@ -198,6 +199,7 @@ class Settings:
             serving=ServingRequest.parse(config.getini("smartmaint_serving_request")),
             swarm=swarm,
             swarm_stack=swarm_stack,
+            swarm_engines=_swarm_engines(config.getini("smartmaint_swarm_engines")),
         )
 
     @property
@@ -262,6 +264,20 @@ def _exclusive_options(
     for conflicting, message in conflicts:
         if conflicting:
             raise pytest.UsageError(message)
+
+
+def _swarm_engines(value: Any) -> dict[str, str]:
+    """ini smartmaint_swarm_engines: ``NODE=ENDPOINT`` pairs."""
+    pairs = {}
+    for item in _names(value):
+        node, _, endpoint = item.partition("=")
+        if not node or not endpoint:
+            raise pytest.UsageError(
+                f"smartmaint_swarm_engines: {item!r} is not NODE=ENDPOINT. Write each node's hostname (`docker node "
+                "ls`) and its engine, for example: smartmaint_swarm_engines = worker-1=tcp://10.0.0.5:2375"
+            )
+        pairs[node] = endpoint
+    return pairs
 
 
 def _names(value: Any) -> list[str]:

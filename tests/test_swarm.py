@@ -132,6 +132,7 @@ def test_the_reference_stack_file_is_read_by_swarms_own_loader_with_what_it_igno
         (["--smartmaint-swarm", "--smartmaint-swarm-stack=s"], "Drop one of them"),
         (["--smartmaint-static", "--smartmaint-swarm-stack=s"], "--smartmaint-static --smartmaint-swarm"),
         (["--smartmaint-keep", "--smartmaint-swarm-stack=s"], "--smartmaint-swarm-stack starts none"),
+        (["--smartmaint-swarm", "-o", "smartmaint_swarm_engines=worker-1"], "'worker-1' is not NODE=ENDPOINT"),
     ],
 )
 def test_contradicting_swarm_options_are_one_usage_error(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from ..static.compose import Mount
 from ..static.stack_model import StackModel
-from .base import Case, Check, LiveCase, StaticCase, fail, not_applicable, table
+from .base import Case, Check, LiveCase, StaticCase, fail, not_applicable, record_facts, table
 from .messages import fix_in, no_server, volumes
 
 if TYPE_CHECKING:
@@ -219,10 +219,18 @@ def _live(stack: LiveStack, server_mount: Mount) -> None:
         )
     if wrong or unseen:
         what = "The MLflow artifact store" if is_store else "The MLflow server's volume"
-        fixes = "\n".join(_fix(model, n, server_mount, server_mount.target) for n in dict.fromkeys(wrong + unseen))
+        home, apart = _nodes_apart(stack, server_mount, [*dict.fromkeys(wrong + unseen)])
+        for row in rows:
+            if row[0] in apart:  # mounted where it should be, but another node's volume of that name
+                row[1:] = [f"{server_mount.target} (the volume of node {apart[row[0]]})", "<- another volume"]
+        fixes = _other_nodes(server.service, home, server_mount, apart) or "\n".join(
+            _fix(model, n, server_mount, server_mount.target) for n in dict.fromkeys(wrong + unseen)
+        )
+        where = "the same volume" if apart else f"at {server_mount.target}"
+        home_cell = server_mount.target + (f" (the volume of node {home})" if apart else "")
         fail(
-            f"{what} {server_mount.label} is not at {server_mount.target} in every container that needs it "
-            f"(as seen inside each container):\n{table([[server.service, server_mount.target, 'server'], *rows])}\n"
+            f"{what} {server_mount.label} is not {where} in every container that needs it "
+            f"(as seen inside each container):\n{table([[server.service, home_cell, 'server'], *rows])}\n"
             f"A file written through {server.service} at {sentinel} was not found by: {', '.join(unseen) or '-'}.\n"
             + (
                 f"MLflow records absolute artifact paths under {root}, so these services cannot read or write "
@@ -233,6 +241,40 @@ def _live(stack: LiveStack, server_mount: Mount) -> None:
             )
             + fixes
         )
+
+
+def _nodes_apart(stack: LiveStack, server_mount: Mount, missing: list[str]) -> tuple[str, dict[str, str]]:
+    """On Swarm: the server's node, and those of the services in ``missing`` that run on another one (each sees
+    that node's volume of the name). Nothing on compose, or for a bind."""
+    server = stack.model.server
+    assert server is not None
+    home = stack.node_of(server.service) if server_mount.kind == "volume" else None
+    if not home:
+        return "", {}
+    return home, {name: node for name in missing if (node := stack.node_of(name)) and node != home}
+
+
+def _other_nodes(server: str, home: str, server_mount: Mount, elsewhere: dict[str, str]) -> str | None:
+    """The cause when services that miss the server's named volume run on other nodes than the server (the local
+    driver makes the volume on each node, empty there)."""
+    if not elsewhere:
+        return None
+    record_facts(nodes={server: home, **elsewhere})
+    names = ", ".join(elsewhere)
+    return (
+        f"{names} run{'s' if len(elsewhere) == 1 else ''} on "
+        + ", ".join(f"node {node}" for node in dict.fromkeys(elsewhere.values()))
+        + f", {server} on node {home}: {server_mount.label} is a volume of the local driver, made on each "
+        f"node that runs one of their tasks, so {names} see{'s' if len(elsewhere) == 1 else ''} an empty volume of "
+        "that node, not the server's (Swarm places them apart: nothing in the files keeps them together).\n"
+        + fix_in(
+            ", ".join([server, *elsewhere]),
+            "    deploy:\n      placement:\n        constraints: [node.hostname == <one node>]",
+            how="pin them to one node",
+        )
+        + f"\nor give {server_mount.label} a driver every node mounts the same data with (an NFS share, a volume "
+        "plugin)."
+    )
 
 
 CHECK = Check(NAME, static=static_cases, live=live_cases, explains_startup=True)

@@ -42,7 +42,7 @@ _PYTHON = (
 )
 
 
-def _env_flags(env: Mapping[str, str] | None) -> list[str]:
+def env_flags(env: Mapping[str, str] | None) -> list[str]:
     """``-e KEY=VALUE`` for ``docker exec`` and ``docker compose run`` alike."""
     return [arg for key, value in (env or {}).items() for arg in ("-e", f"{key}={value}")]
 
@@ -124,7 +124,7 @@ class ComposeRunner:
         container = self.container(service)
         if container is not None:
             done = commands.run(
-                ["docker", "exec", "-i", *_env_flags(env), container, "/bin/sh", "-c", command], timeout=timeout
+                ["docker", "exec", "-i", *env_flags(env), container, "/bin/sh", "-c", command], timeout=timeout
             )
             return ProbeResult(service, done.returncode, done.stdout, done.stderr, command)
         return self.run_one_off(service, command, timeout, env)  # a one-shot job that ran and exited
@@ -138,7 +138,7 @@ class ComposeRunner:
             "--rm",
             "--no-deps",
             "-T",
-            *_env_flags(env),
+            *env_flags(env),
             "--entrypoint",
             "/bin/sh",
             service,

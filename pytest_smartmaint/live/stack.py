@@ -332,6 +332,12 @@ class LiveStack:
             host = engine.host
         return f"{host}:{bound}"
 
+    def node_of(self, service: str) -> str | None:
+        """The swarm node that runs the service's task; None on compose (one engine)."""
+        from .swarm_runner import SwarmRunner
+
+        return self.runner.node_of(service) if isinstance(self.runner, SwarmRunner) else None
+
     def logs(self, service: str, lines: int = 200) -> str:
         """The service's last ``lines`` log lines."""
         return self.runner.logs([service], lines)
@@ -351,8 +357,8 @@ class LiveStack:
     def handle(self, exclusive: bool) -> StackHandle:
         from .swarm_runner import SwarmRunner
 
-        swarm = isinstance(self.runner, SwarmRunner)
-        return StackHandle(self.project, tuple(str(f) for f in self.runner.files), self.owned, exclusive, swarm)
+        engines = tuple(self.runner.engines.items()) if isinstance(self.runner, SwarmRunner) else None
+        return StackHandle(self.project, tuple(str(f) for f in self.runner.files), self.owned, exclusive, engines)
 
     def registry_loads(self, consumer: str) -> dict[str, str]:
         """The latest version of every registered model as ``consumer`` loads it: "ok", or the error
@@ -377,13 +383,17 @@ class StackHandle:
     files: tuple[str, ...]
     owned: bool
     exclusive: bool  # False: other processes run checks on it at the same time
-    swarm: bool = False  # a swarm stack: the project is the stack's name
+    swarm_engines: tuple[tuple[str, str], ...] | None = None  # a swarm stack (the project is its name): node engines
 
     def attach(self, model: StackModel, worker: str, min_free_gb: float) -> LiveStack:
         from .swarm_runner import SwarmRunner
 
         files = [Path(f) for f in self.files]
-        runner = SwarmRunner(files, self.project) if self.swarm else ComposeRunner(files, self.project)
+        runner = (
+            ComposeRunner(files, self.project)
+            if self.swarm_engines is None
+            else SwarmRunner(files, self.project, dict(self.swarm_engines))
+        )
         return LiveStack(
             model, runner, owned=self.owned, exclusive=self.exclusive, worker=worker, min_free_gb=min_free_gb
         )

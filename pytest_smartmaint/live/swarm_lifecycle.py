@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,7 +86,12 @@ def attached_stack(settings: Settings, model: StackModel, name: str) -> Iterator
             f"--smartmaint-swarm-stack {name}: the swarm has no stack of that name (no service labelled "
             f"{STACK_LABEL}={name}). See `docker stack ls` for the deployed stacks."
         )
-    stack = LiveStack(model, SwarmRunner(model.project.files, name), owned=False, min_free_gb=settings.min_free_gb)
+    stack = LiveStack(
+        model,
+        SwarmRunner(model.project.files, name, settings.swarm_engines),
+        owned=False,
+        min_free_gb=settings.min_free_gb,
+    )
     try:
         yield stack
     finally:
@@ -111,12 +116,12 @@ def deployed_stack(
     removed = False
     try:
         with signals_as_interrupt():
-            runner = _deploy(model, name, files, isolation.run_dir, settings.startup_timeout_s, file_findings)
+            runner = _deploy(model, name, files, isolation.run_dir, settings, file_findings)
             try:
                 yield LiveStack(model, runner, owned=True, isolation=isolation, min_free_gb=settings.min_free_gb)
             finally:
                 if not settings.keep:
-                    remove_stack(name, settings.teardown_timeout_s)
+                    remove_stack(name, settings.teardown_timeout_s, settings.swarm_engines)
                     removed = True
     finally:
         reaper.stop(watcher)
@@ -125,7 +130,7 @@ def deployed_stack(
 
 
 def _deploy(
-    model: StackModel, name: str, files: list[Path], run_dir: Path, timeout_s: int, file_findings: FileFindings
+    model: StackModel, name: str, files: list[Path], run_dir: Path, settings: Settings, file_findings: FileFindings
 ) -> SwarmRunner:
     builder = ComposeRunner(list(model.project.files), model.project.name)  # exactly `docker compose build`
     built = builder.compose("build", timeout=900)
@@ -138,7 +143,7 @@ def _deploy(
     deployable = stack_file(json.loads(config.stdout), images)
     path = run_dir / "smartmaint-stack.json"
     path.write_text(deployable.text, encoding="utf-8")
-    runner = SwarmRunner([path], name)
+    runner = SwarmRunner([path], name, settings.swarm_engines)
     deployed = commands.run(
         ["docker", "stack", "deploy", "--resolve-image", "never", "--compose-file", str(path), name], timeout=300
     )
@@ -146,7 +151,7 @@ def _deploy(
         raise SmartmaintError(
             f"`docker stack deploy` refused the stack ({name}):\n{(deployed.stdout + deployed.stderr).strip()[-1500:]}"
         )
-    waiting = runner.wait_converged(sorted(model.project.services), timeout_s)
+    waiting = runner.wait_converged(sorted(model.project.services), settings.startup_timeout_s)
     if waiting is not None:
         logs = runner.logs(sorted(model.project.services), 15)
         raise SmartmaintError(
@@ -156,34 +161,38 @@ def _deploy(
     return runner
 
 
-def _labelled(kind: str, name: str) -> list[str]:
-    done = commands.run(["docker", kind, "ls", "-q", "--filter", f"label={STACK_LABEL}={name}"], timeout=60)
+def _labelled(kind: str, name: str, engine: Sequence[str] = ()) -> list[str]:
+    every = ["--all"] if kind == "container" else []  # stopped ones too
+    done = commands.run(
+        ["docker", *engine, kind, "ls", *every, "-q", "--filter", f"label={STACK_LABEL}={name}"], timeout=60
+    )
     return done.stdout.split()
 
 
-def remove_stack(name: str, deadline_s: int) -> None:
-    """`docker stack rm`, then whatever Swarm leaves of the stack on this node: its containers, volumes and
-    networks, once they are free. Raises TeardownFailed, naming what is left, past ``deadline_s``."""
+def remove_stack(name: str, deadline_s: int, engines: Mapping[str, str] | None = None) -> None:
+    """`docker stack rm`, then whatever Swarm leaves of the stack: its containers and volumes on this node and on
+    the nodes whose ``engines`` the run reaches, and its networks, once they are free. Raises TeardownFailed,
+    naming what is left, past ``deadline_s``."""
     commands.run(["docker", "stack", "rm", name], timeout=120)
+    nodes: list[list[str]] = [[], *(["--host", endpoint] for endpoint in (engines or {}).values())]
     deadline = time.monotonic() + deadline_s
     left: list[str] = []
     while time.monotonic() < deadline:
-        containers = commands.run(
-            ["docker", "ps", "-aq", "--filter", f"label={STACK_LABEL}={name}"], timeout=60
-        ).stdout.split()
-        if containers and time.monotonic() > deadline - deadline_s / 2:
-            commands.run(["docker", "rm", "-f", "-v", *containers], timeout=120)
-        volumes = [] if containers else _labelled("volume", name)
-        if volumes:
-            commands.run(["docker", "volume", "rm", *volumes], timeout=120)
-        networks = _labelled("network", name)
-        services = _labelled("service", name)
-        left = [*services, *containers, *_labelled("volume", name), *networks]
+        left = _labelled("service", name) + _labelled("network", name)
+        for engine in nodes:
+            containers = _labelled("container", name, engine)
+            if containers and time.monotonic() > deadline - deadline_s / 2:
+                commands.run(["docker", *engine, "rm", "-f", "-v", *containers], timeout=120)
+            volumes = [] if containers else _labelled("volume", name, engine)
+            if volumes:
+                commands.run(["docker", *engine, "volume", "rm", *volumes], timeout=120)
+            left += containers + _labelled("volume", name, engine)
         if not left:
             return
         time.sleep(1)
     raise TeardownFailed(
         f"removing swarm stack {name}: {len(left)} services, containers, volumes or networks are still there "
         f"after {deadline_s} s (smartmaint_teardown_timeout).\nFinish it with: {engine_endpoint().env_prefix()}"
-        f"docker stack rm {name}; docker volume rm $(docker volume ls -q --filter label={STACK_LABEL}={name})"
+        f"docker stack rm {name}; docker volume rm $(docker volume ls -q --filter label={STACK_LABEL}={name}) "
+        "(and the same `docker volume rm` on every node that ran one of its tasks)"
     )

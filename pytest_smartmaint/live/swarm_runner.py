@@ -1,9 +1,13 @@
 """Commands in the task containers of a swarm stack, as ComposeRunner runs them in a compose project's.
 
 A task's container is found by the labels Swarm gives it (``com.docker.stack.namespace``,
-``com.docker.swarm.service.name``), on the node this machine's engine is: on a one-node swarm,
-every task. Swarm has no `restart`: a task whose process dies is replaced by a new task (a new
-container, the same node's volumes), which is what ``restart`` here does (the process is killed);
+``com.docker.swarm.service.name``) on the node `docker service ps` says runs it: the engine the
+docker CLI points at (a manager), or another node whose engine ini ``smartmaint_swarm_engines``
+names (``NODE=ENDPOINT``: a node's hostname and a DOCKER_HOST for its engine). A task on a node
+the run cannot reach is said to be so, never guessed.
+
+Swarm has no `restart`: a task whose process dies is replaced by a new task (a new container, the
+same node's volumes), which is what ``restart`` here does (the process is killed);
 ``recreate`` and ``renew`` are `docker service update --force` (a new task gets new anonymous
 volumes either way).
 """
@@ -19,7 +23,7 @@ from pathlib import Path
 
 from .. import commands
 from ..errors import SmartmaintError
-from .compose_runner import EXEC_TIMEOUT_S, ComposeRunner, ProbeResult
+from .compose_runner import EXEC_TIMEOUT_S, ComposeRunner, ProbeResult, env_flags
 
 STACK_LABEL = "com.docker.stack.namespace"
 SERVICE_LABEL = "com.docker.swarm.service.name"
@@ -28,8 +32,47 @@ SERVICE_LABEL = "com.docker.swarm.service.name"
 class SwarmRunner(ComposeRunner):
     """Runs commands in the task containers of one swarm stack (``project`` is the stack's name)."""
 
-    def __init__(self, files: Sequence[Path], stack: str) -> None:
+    def __init__(self, files: Sequence[Path], stack: str, engines: Mapping[str, str] | None = None) -> None:
         super().__init__(files, stack)  # files: the deployed stack file, or the compose files of a stack attached to
+        self.engines = dict(engines or {})  # node hostname -> its engine's endpoint (ini smartmaint_swarm_engines)
+        self._local_node: str | None = None
+
+    def local_node(self) -> str:
+        """The hostname of the node the docker CLI's engine is."""
+        if self._local_node is None:
+            done = commands.run(
+                ["docker", "node", "inspect", "self", "--format", "{{.Description.Hostname}}"], timeout=30
+            )
+            self._local_node = done.stdout.strip()
+        return self._local_node
+
+    def node_of(self, service: str) -> str | None:
+        """The node that runs the service's (first) running task, as the swarm says; None when none runs."""
+        done = commands.run(
+            [
+                "docker", "service", "ps", "--filter", "desired-state=running",
+                "--format", "{{.Node}} {{.CurrentState}}", self.service_name(service),
+            ],
+            timeout=30,
+        )  # fmt: skip
+        running = [line.split()[0] for line in done.stdout.splitlines() if " Running " in f"{line} "]
+        return running[0] if running else None
+
+    def _engine_args(self, node: str | None) -> list[str] | None:
+        """``docker`` options that reach ``node``'s engine; None when the run cannot reach it."""
+        if node is None or node == self.local_node():
+            return []
+        return ["--host", self.engines[node]] if node in self.engines else None
+
+    def locate(self, service: str) -> tuple[list[str], str] | None:
+        """The ``docker`` options for the engine that runs the service's task, and its container; None if the run
+        reaches no running task of it."""
+        node = self.node_of(service)
+        args = self._engine_args(node) if node else []
+        if args is None:
+            return None
+        container = self._container_on(service, args)
+        return (args, container) if container else None
 
     def service_name(self, service: str) -> str:
         return f"{self.project}_{service}"
@@ -40,10 +83,15 @@ class SwarmRunner(ComposeRunner):
         )
 
     def container(self, service: str) -> str | None:
-        """The newest running task container of the service (names change with every task: never cached)."""
+        """The newest running task container of the service on this node (names change with every task: never
+        cached); None when it runs on another node."""
+        return self._container_on(service, [])
+
+    def _container_on(self, service: str, engine: list[str]) -> str | None:
         result = commands.run(
             [
                 "docker",
+                *engine,
                 "ps",
                 "--filter",
                 f"label={STACK_LABEL}={self.project}",
@@ -57,12 +105,30 @@ class SwarmRunner(ComposeRunner):
         names = result.stdout.split()
         return names[0] if names else None
 
+    def run(
+        self, service: str, command: str, timeout: float = EXEC_TIMEOUT_S, env: Mapping[str, str] | None = None
+    ) -> ProbeResult:
+        located = self.locate(service)
+        if located is None:
+            return self.run_one_off(service, command, timeout, env)
+        engine, container = located
+        done = commands.run(
+            ["docker", *engine, "exec", "-i", *env_flags(env), container, "/bin/sh", "-c", command], timeout=timeout
+        )
+        return ProbeResult(service, done.returncode, done.stdout, done.stderr, command)
+
     def run_one_off(
         self, service: str, command: str, timeout: float = EXEC_TIMEOUT_S, env: Mapping[str, str] | None = None
     ) -> ProbeResult:
-        return ProbeResult(
-            service, 1, "", f"{service} has no running task on this node of swarm stack {self.project}", command
+        """Swarm has no one-off run: what the service runs on is said instead."""
+        node = self.node_of(service)
+        where = (
+            f"its task runs on node {node}, whose engine the run does not reach: name it in the ini option "
+            f"smartmaint_swarm_engines ({node}=tcp://...:2375 or ssh://...)"
+            if node
+            else "it has no running task"
         )
+        return ProbeResult(service, 1, "", f"{service} of swarm stack {self.project}: {where}", command)
 
     def logs(self, services: Sequence[str], lines: int = 25) -> str:
         parts = []
@@ -124,11 +190,12 @@ class SwarmRunner(ComposeRunner):
     def cycle(self, service: str, step: str, also: Sequence[str], timeout_s: float = 300) -> str | None:
         """``restart`` (the task's process killed: Swarm starts a new task), ``recreate``/``renew``
         (`docker service update --force`); then wait until ``service`` and ``also`` run a healthy task again."""
-        before = self.container(service)
+        before = self.running_task(service)
         if step == "restart":
-            if before is None:
-                return f"{service} has no running task on this node"
-            done = commands.run(["docker", "kill", before], timeout=60)
+            located = self.locate(service)
+            if located is None:
+                return self.run_one_off(service, "kill").stderr
+            done = commands.run(["docker", *located[0], "kill", located[1]], timeout=60)
         else:
             done = commands.run(
                 ["docker", "service", "update", "--force", "--detach", self.service_name(service)], timeout=120
@@ -137,11 +204,24 @@ class SwarmRunner(ComposeRunner):
             return (done.stdout + done.stderr).strip()
         return self.wait_converged([service, *also], timeout_s, replaced={service: before})
 
+    def running_task(self, service: str) -> str | None:
+        """The id of the service's (first) task that Swarm reports running: once healthy, for a task with a
+        healthcheck (Swarm holds it in "starting" until then)."""
+        done = commands.run(
+            [
+                "docker", "service", "ps", "--filter", "desired-state=running",
+                "--format", "{{.ID}} {{.CurrentState}}", self.service_name(service),
+            ],
+            timeout=30,
+        )  # fmt: skip
+        running = [line.split()[0] for line in done.stdout.splitlines() if " Running " in f"{line} "]
+        return running[0] if running else None
+
     def wait_converged(
         self, services: Sequence[str], timeout_s: float, replaced: Mapping[str, str | None] | None = None
     ) -> str | None:
-        """None once every service runs all its tasks (a task with a healthcheck counts once healthy) and each of
-        ``replaced`` runs another container than the one named; else what `docker service ps` shows of them."""
+        """None once every service runs all its tasks (healthy, where it has a healthcheck) and each of ``replaced``
+        runs another task than the one named; else what `docker service ps` shows of those that do not."""
         deadline = time.monotonic() + timeout_s
         while True:
             pending = [s for s in dict.fromkeys(services) if not self._converged(s, (replaced or {}).get(s))]
@@ -151,7 +231,7 @@ class SwarmRunner(ComposeRunner):
                 return f"not running after {timeout_s:g} s: {', '.join(pending)}\n" + self.task_errors(pending)
             time.sleep(1)
 
-    def _converged(self, service: str, old: str | None) -> bool:
+    def _converged(self, service: str, old_task: str | None) -> bool:
         done = commands.run(
             [
                 "docker",
@@ -168,22 +248,8 @@ class SwarmRunner(ComposeRunner):
         running, _, wanted = replicas.get(self.service_name(service), "0/1").split(" ")[0].partition("/")
         if not (running.isdigit() and running == wanted and int(wanted) > 0):
             return False
-        current = self.container(service)
-        return current is not None and current != old and self._healthy(current)
-
-    @staticmethod
-    def _healthy(container: str) -> bool:
-        done = commands.run(
-            [
-                "docker",
-                "inspect",
-                "--format",
-                "{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}",
-                container,
-            ],
-            timeout=30,
-        )
-        return done.stdout.strip() in ("healthy", "none")
+        task = self.running_task(service)
+        return task is not None and task != old_task
 
     def task_errors(self, services: Sequence[str]) -> str:
         """The last tasks of each service: state and error, as `docker service ps` shows them."""

@@ -149,6 +149,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "{model_name}, {model_version} and {features} filled in from the smoke model (default: no serving item).",
     )
     parser.addini(
+        "smartmaint_swarm_engines",
+        type="args",
+        default=[],
+        help="NODE=ENDPOINT pairs: the engine of each other swarm node the run reaches tasks on (a node's hostname, "
+        "a DOCKER_HOST value); tasks on the manager need none.",
+    )
+    parser.addini(
         "smartmaint_min_free_gb",
         default="10",
         help="Free GB on the engine's data root below which the stack is not built (0: no limit).",

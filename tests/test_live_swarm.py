@@ -1,0 +1,95 @@
+"""Swarm on two real nodes: this machine's engine as the manager, the second engine (tests/engine) as a worker.
+
+A named volume of the local driver is made on each node that runs a task mounting it. A service placed on the
+worker sees an empty volume of its own, not the server's: volume-paths says so live, naming the nodes. With a
+placement constraint that keeps it beside the server, the same stack passes. One deploy: the stack is kept
+after the failing run, its service moved to the manager (`docker service update --constraint-add`), and the
+deployed stack checked again with --smartmaint-swarm-stack, which never updates or removes anything.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from conftest import PROJECT_NAME, SecondEngine, run_suite
+
+FILES = ("docker-compose.test.yml", "tests/swarm/dnsrr.yml", "tests/swarm/runner-on-the-worker.yml")
+
+
+def docker(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    import os
+
+    return subprocess.run(
+        ["docker", *args], capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})}
+    )
+
+
+@contextmanager
+def two_node_swarm(worker: SecondEngine) -> Iterator[str]:
+    """This machine's engine as the manager of a new swarm, ``worker`` joined to it; both leave it afterwards.
+    Yields the worker's node name. The manager advertises its address on the default bridge, which the worker's
+    container is on."""
+    assert docker("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip() == "inactive"
+    bridge = docker("network", "inspect", "docker_gwbridge").returncode == 0
+    gateway = docker("network", "inspect", "bridge", "--format", "{{(index .IPAM.Config 0).Gateway}}").stdout.strip()
+    made = docker("swarm", "init", "--advertise-addr", gateway)
+    assert made.returncode == 0, made.stderr
+    try:
+        token = docker("swarm", "join-token", "-q", "worker").stdout.strip()
+        joined = worker.docker("swarm", "join", "--token", token, f"{gateway}:2377")
+        assert joined.returncode == 0, joined.stderr
+        yield worker.docker("info", "--format", "{{.Name}}").stdout.strip()
+    finally:
+        worker.docker("swarm", "leave", "--force")
+        docker("swarm", "leave", "--force")
+        if not bridge:
+            docker("network", "rm", "docker_gwbridge")
+        worker.docker("network", "rm", "docker_gwbridge")
+
+
+@pytest.mark.live
+@pytest.mark.usefixtures("no_leftovers")
+def test_a_named_volume_shared_across_two_nodes_fails_live_until_the_services_are_pinned_together(
+    tmp_path: Path, second_engine: SecondEngine
+) -> None:
+    files = [arg for f in FILES for arg in ("--smartmaint-compose-file", f)]
+    with two_node_swarm(second_engine) as worker:
+        engines = ("-o", f"smartmaint_swarm_engines={worker}={second_engine.address}")
+        split, _ = run_suite(
+            tmp_path / "split", "-k", "volume-paths", *files, "--smartmaint-swarm", "--smartmaint-keep", *engines
+        )
+        stack = PROJECT_NAME.findall(split.stdout)[0]
+        try:
+            assert split.returncode == 1, split.stdout[-3000:]
+            assert "FAILED smartmaint::volume-paths[live-mlflow_data]" in split.stdout
+            assert (
+                f"notebook_runner runs on node {worker}, mlflow on node " in split.stdout
+                and "mlflow_data is a volume of the local driver, made on each node" in split.stdout
+            ), split.stdout[-3000:]
+            assert "The MLflow artifact store mlflow_data is not the same volume in every container" in split.stdout
+            assert "notebook_runner  /mlruns (the volume of node " in split.stdout
+            assert "A file written through mlflow at /mlruns/.smartmaint-sentinel-" in split.stdout
+            assert "PASSED smartmaint::volume-paths[live-mlflow_db]" in split.stdout  # the server's alone
+            moved = docker(
+                "service", "update", "--detach=false", "--constraint-rm", "node.role == worker",
+                "--constraint-add", "node.role == manager", f"{stack}_notebook_runner",
+            )  # fmt: skip
+            assert moved.returncode == 0, moved.stderr
+            pinned, _ = run_suite(
+                tmp_path / "pinned", "-k", "volume-paths", *files, f"--smartmaint-swarm-stack={stack}", *engines
+            )
+            assert pinned.returncode == 0, pinned.stdout[-3000:]
+            assert "PASSED smartmaint::volume-paths[live-mlflow_data]" in pinned.stdout
+            assert f"check deployed swarm stack {stack} (read-mostly)" in pinned.stdout
+            assert docker("service", "ls", "-q", "--filter", f"label=com.docker.stack.namespace={stack}").stdout.split()
+        finally:
+            from pytest_smartmaint.live.swarm_lifecycle import remove_stack
+
+            remove_stack(stack, 120, {worker: second_engine.address})
+        assert not second_engine.docker("ps", "-aq").stdout.split()
+        assert not second_engine.docker("volume", "ls", "-q").stdout.split()
