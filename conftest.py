@@ -175,27 +175,33 @@ class EngineEvents:
 
 
 @contextmanager
+def swarm_mode_held() -> Iterator[None]:
+    """This machine's engine is in one swarm at a time, and the tests that make one (a one-node swarm, a two-node
+    one) may run in two xdist workers at once: each holds this lock while the engine is in its swarm."""
+    SECOND_ENGINE_DATA.parent.mkdir(parents=True, exist_ok=True)
+    with open(SECOND_ENGINE_DATA.parent / "swarm-mode.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+@contextmanager
 def one_node_swarm() -> Iterator[str]:
     """This machine's engine as a one-node swarm for the block (the plugin never initialises one; CI's engine is in
     none). It leaves swarm mode afterwards, with the bridge network swarm mode made. An engine already in a swarm (a
     developer's) is used as it is and never left. Yields the engine's swarm state before the block."""
-    state = subprocess.run(
-        ["docker", "info", "--format", "{{.Swarm.LocalNodeState}}"], capture_output=True, text=True, timeout=60
-    ).stdout.strip()
+    state = docker("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip()
     if state == "active":
         yield state
         return
-    bridge = subprocess.run(["docker", "network", "inspect", "docker_gwbridge"], capture_output=True, timeout=60)
-    made = subprocess.run(
-        ["docker", "swarm", "init", "--advertise-addr", "127.0.0.1"], capture_output=True, text=True, timeout=120
-    )
+    bridge = docker("network", "inspect", "docker_gwbridge").returncode == 0
+    made = docker("swarm", "init", "--advertise-addr", "127.0.0.1")
     assert made.returncode == 0, made.stderr
     try:
         yield state
     finally:
-        subprocess.run(["docker", "swarm", "leave", "--force"], capture_output=True, timeout=120, check=True)
-        if bridge.returncode != 0:
-            subprocess.run(["docker", "network", "rm", "docker_gwbridge"], capture_output=True, timeout=60)
+        assert docker("swarm", "leave", "--force").returncode == 0
+        if not bridge:
+            docker("network", "rm", "docker_gwbridge")
 
 
 @contextmanager
@@ -251,9 +257,7 @@ class SecondEngine:
         return {"DOCKER_HOST": self.address}
 
     def docker(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["docker", *args], env={**os.environ, **self.env}, capture_output=True, text=True, timeout=timeout
-        )
+        return docker(*args, timeout=timeout, env=self.env)
 
     def answers(self) -> bool:
         """Whether its API answers yet. Until its address is up on its network, a connection may hang rather
@@ -314,8 +318,12 @@ def _engine_slot() -> Iterator[tuple[str, Path]]:
         shutil.rmtree(throwaway, ignore_errors=True)
 
 
-def _docker(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, check=False)
+def docker(*args: str, timeout: float = 120, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The docker CLI, on this machine's engine or (``env``: DOCKER_HOST, a context) another one."""
+    environment = {**os.environ, **env} if env else None
+    return subprocess.run(
+        ["docker", *args], capture_output=True, text=True, timeout=timeout, check=False, env=environment
+    )
 
 
 @pytest.fixture(scope="session")
@@ -331,19 +339,19 @@ def second_engine(docker_engine: None) -> Iterator[SecondEngine]:
     with _engine_slot() as (slot, data_root):
         data_root.mkdir(exist_ok=True)
         name = f"smartmaint-test-engine-{slot}"
-        _docker("rm", "--force", name)  # the slot's engine of a session killed before its teardown (lock released)
+        docker("rm", "--force", name)  # the slot's engine of a session killed before its teardown (lock released)
         try:
             run = ["run", "--detach", "--name", name, "--cap-add", "ALL", "--cap-drop"]
             run += ["SYS_RESOURCE", "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined"]
             run += ["--security-opt", "systempaths=unconfined", "--device-cgroup-rule", "a *:* rwm", "--tmpfs", "/run"]
             run += ["--volume", "/sys/fs/cgroup:/sys/fs/cgroup", "--volume", f"{data_root}:/var/lib/docker", image]
-            started = _docker(*run)
+            started = docker(*run)
             assert started.returncode == 0, started.stderr
-            ip = _docker("inspect", "--format", "{{.NetworkSettings.IPAddress}}", name)
+            ip = docker("inspect", "--format", "{{.NetworkSettings.IPAddress}}", name)
             engine = SecondEngine(f"tcp://{ip.stdout.strip()}:2375", ip.stdout.strip(), name)
             deadline = time.monotonic() + 120
             while not engine.answers():
-                assert time.monotonic() < deadline, _docker("logs", name).stderr[-3000:]
+                assert time.monotonic() < deadline, docker("logs", name).stderr[-3000:]
                 time.sleep(0.5)
             # what a session killed midway left in the data root: this engine's own, nobody else's
             for leftover in (["container", "prune", "-f"], ["volume", "prune", "-f"], ["network", "prune", "-f"]):
@@ -371,8 +379,8 @@ def second_engine(docker_engine: None) -> Iterator[SecondEngine]:
             assert not left, f"the runs left resources on the second engine: {left}"
         finally:
             # a clean stop first: dockerd shuts its containerd down and leaves its data root consistent for the next
-            _docker("stop", "--time", "30", name)
-            _docker("rm", "--force", "--volumes", name)
+            docker("stop", "--time", "30", name)
+            docker("rm", "--force", "--volumes", name)
 
 
 Records = list[dict[str, Any]]

@@ -9,24 +9,15 @@ deployed stack checked again with --smartmaint-swarm-stack, which never updates 
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from conftest import PROJECT_NAME, SecondEngine, run_suite
+from conftest import PROJECT_NAME, SecondEngine, docker, run_suite, swarm_mode_held
 
 FILES = ("docker-compose.test.yml", "tests/swarm/dnsrr.yml", "tests/swarm/runner-on-the-worker.yml")
-
-
-def docker(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    import os
-
-    return subprocess.run(
-        ["docker", *args], capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})}
-    )
 
 
 @contextmanager
@@ -34,6 +25,11 @@ def two_node_swarm(worker: SecondEngine) -> Iterator[str]:
     """This machine's engine as the manager of a new swarm, ``worker`` joined to it; both leave it afterwards.
     Yields the worker's node name. The manager advertises its address on the default bridge, which the worker's
     container is on."""
+    with swarm_mode_held():
+        yield from _two_node_swarm(worker)
+
+
+def _two_node_swarm(worker: SecondEngine) -> Iterator[str]:
     assert docker("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip() == "inactive"
     bridge = docker("network", "inspect", "docker_gwbridge").returncode == 0
     gateway = docker("network", "inspect", "bridge", "--format", "{{(index .IPAM.Config 0).Gateway}}").stdout.strip()
