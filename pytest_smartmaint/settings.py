@@ -49,27 +49,27 @@ def new_project_name() -> str:
     return f"smartmaint-{uuid.uuid4().hex[:10]}"
 
 
-def project_name(value: str) -> str:
-    """argparse ``type=`` for --smartmaint-project: compose's own naming rule."""
-    if not PROJECT_NAME.match(value):
+SWARM_STACK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def _named(value: str, rule: re.Pattern[str], what: str, characters: str, listing: str) -> str:
+    if not rule.match(value):
         raise argparse.ArgumentTypeError(
-            f"{value!r} is not a compose project name: use lowercase letters, digits, '-' and '_', "
-            "starting with a letter or digit (see `docker compose ls`)."
+            f"{value!r} is not a {what}: use {characters}, starting with a letter or digit (see `{listing}`)."
         )
     return value
 
 
-SWARM_STACK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+def project_name(value: str) -> str:
+    """argparse ``type=`` for --smartmaint-project: compose's own naming rule."""
+    return _named(
+        value, PROJECT_NAME, "compose project name", "lowercase letters, digits, '-' and '_'", "docker compose ls"
+    )
 
 
 def swarm_stack_name(value: str) -> str:
     """argparse ``type=`` for --smartmaint-swarm-stack: a name `docker stack ls` shows."""
-    if not SWARM_STACK_NAME.match(value):
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not a stack name: use letters, digits, '-', '_' and '.', starting with a letter or "
-            "digit (see `docker stack ls`)."
-        )
-    return value
+    return _named(value, SWARM_STACK_NAME, "stack name", "letters, digits, '-', '_' and '.'", "docker stack ls")
 
 
 def report_path(value: str) -> Path:

@@ -1,4 +1,5 @@
-"""Swarm on two real nodes: this machine's engine as the manager, the second engine (tests/engine) as a worker.
+"""Swarm on real nodes: a deploy that fails, a bind the run refuses, and two nodes (this machine's engine as the
+manager, the second engine, tests/engine, as a worker).
 
 A named volume of the local driver is made on each node that runs a task mounting it. A service placed on the
 worker sees an empty volume of its own, not the server's: volume-paths says so live, naming the nodes. With a
@@ -15,9 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PROJECT_NAME, SecondEngine, docker, run_suite, swarm_mode_held
+from conftest import PROJECT_NAME, SecondEngine, docker, one_node_swarm, run_suite, swarm_mode_held
 
 FILES = ("docker-compose.test.yml", "tests/swarm/dnsrr.yml", "tests/swarm/runner-on-the-worker.yml")
+ONE_NODE = (
+    "--smartmaint-compose-file",
+    "docker-compose.test.yml",
+    "--smartmaint-compose-file",
+    "tests/swarm/dnsrr.yml",
+)
 
 
 @contextmanager
@@ -71,6 +78,7 @@ def test_a_named_volume_shared_across_two_nodes_fails_live_until_the_services_ar
             assert "notebook_runner  /mlruns (the volume of node " in split.stdout
             assert "A file written through mlflow at /mlruns/.smartmaint-sentinel-" in split.stdout
             assert "PASSED smartmaint::volume-paths[live-mlflow_db]" in split.stdout  # the server's alone
+            assert f"remove it with: docker stack rm {stack}; " in split.stdout  # --smartmaint-keep kept it
             moved = docker(
                 "service", "update", "--detach=false", "--constraint-rm", "node.role == worker",
                 "--constraint-add", "node.role == manager", f"{stack}_notebook_runner",
@@ -89,3 +97,44 @@ def test_a_named_volume_shared_across_two_nodes_fails_live_until_the_services_ar
             remove_stack(stack, 120, {worker: second_engine.address})
         assert not second_engine.docker("ps", "-aq").stdout.split()
         assert not second_engine.docker("volume", "ls", "-q").stdout.split()
+
+
+@pytest.mark.live
+@pytest.mark.usefixtures("no_leftovers")
+def test_a_deploy_that_never_converges_is_reported_with_its_tasks_and_removed(tmp_path: Path) -> None:
+    never = ("--smartmaint-compose-file", "tests/variants/never-healthy.yml")
+    with swarm_mode_held(), one_node_swarm():
+        result, records = run_suite(
+            tmp_path, "-k", "live", *ONE_NODE, *never, "--smartmaint-swarm", "-o", "smartmaint_startup_timeout=20"
+        )
+        stack = PROJECT_NAME.findall(result.stdout)[0]
+        assert not docker("service", "ls", "-q", "--filter", f"label=com.docker.stack.namespace={stack}").stdout.split()
+    assert result.returncode == 1, result.stdout[-3000:]
+    assert {r["outcome"] for r in records} == {"error"}
+    message = next(r["message"] for r in records if "did not converge" in r["message"])
+    assert f"the swarm stack {stack} did not converge" in message and "not running after 20 s: api" in message
+    assert f"{stack}_api." in message  # its tasks, as `docker service ps` shows them
+    assert "Traceback" not in result.stdout
+
+
+@pytest.mark.live
+def test_a_bind_of_the_servers_sqlite_file_stops_a_swarm_run_before_anything_is_deployed(tmp_path: Path) -> None:
+    """A task would open that path on whichever node runs it; no volume can stand in for a file."""
+    (tmp_path / "mlflow.db").write_bytes(b"")
+    override = tmp_path / "sqlite-file.yml"
+    override.write_text(
+        f"services:\n  mlflow:\n    volumes: !override\n      - {tmp_path}/mlflow.db:/mlflow_db/mlflow.db\n"
+    )
+    with swarm_mode_held(), one_node_swarm():
+        result, _ = run_suite(
+            tmp_path / "out", "-k", "engine-resources", *ONE_NODE, "--smartmaint-compose-file", str(override),
+            "--smartmaint-swarm",
+        )  # fmt: skip
+        assert not docker("service", "ls", "-q").stdout.split()
+    assert result.returncode == 1, result.stdout[-3000:]
+    assert (
+        "nothing was started: the stack is deployed to a swarm, whose tasks keep data in volumes, and the server's "
+        f"SQLite file is a bind of its own, which the run cannot redirect into a volume of the stack:\n"
+        f"    mlflow: {tmp_path}/mlflow.db -> /mlflow_db/mlflow.db\n"
+    ) in result.stdout, result.stdout[-3000:]
+    assert (tmp_path / "mlflow.db").read_bytes() == b""

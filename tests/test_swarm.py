@@ -72,6 +72,16 @@ def test_a_shared_volume_pinned_to_two_nodes_or_global_fails(project_dir: Path) 
     spread = "services:\n  api:\n    deploy: {mode: global}\n"
     message = verdict(on(2, project_dir, named_volume(project_dir), spread), "swarm", "volume-store")
     assert "api runs a task on every node (mode: global)" in message
+    pinned_global = "services:\n" + "".join(f"  {s}:\n{PINNED}" for s in ("mlflow", "trainer", "api"))
+    pinned_global += "  api:\n    deploy: {mode: global, placement: {constraints: [node.hostname == a]}}\n"
+    assert (
+        verdict(
+            on(2, project_dir, named_volume(project_dir), pinned_global.replace("  api:\n" + PINNED, "")),
+            "swarm",
+            "volume-store",
+        )
+        == "passed"
+    )
 
 
 def test_an_sqlite_server_must_stay_one_writer(project_dir: Path) -> None:
@@ -88,12 +98,13 @@ def test_an_sqlite_server_must_stay_one_writer(project_dir: Path) -> None:
 
 def test_a_dependent_that_swarm_would_not_restart_fails(project_dir: Path) -> None:
     assert verdict(on(1, project_dir), "swarm", "restart-api") == "passed"  # default: any
-    never = "services:\n  api:\n    restart: 'no'\n"
+    never = "services:\n  api:\n    deploy: {restart_policy: {condition: none}}\n"
     message = verdict(on(1, project_dir, never), "swarm", "restart-api")
     assert "api depends on mlflow, but Swarm ignores depends_on" in message
-    assert "restart condition is none (restart: no (no deploy.restart_policy))" in message
-    policy = "services:\n  api:\n    restart: 'no'\n    deploy: {restart_policy: {condition: on-failure}}\n"
-    assert verdict(on(1, project_dir, policy), "swarm", "restart-api") == "passed"
+    assert "restart condition is none (deploy.restart_policy.condition)" in message
+    assert "condition: on-failure" in message
+    # `restart: "no"` with no restart_policy sets no policy in Swarm (docker/cli convertRestartPolicy): the default
+    assert verdict(on(1, project_dir, "services:\n  api:\n    restart: 'no'\n"), "swarm", "restart-api") == "passed"
 
 
 def test_an_image_swarm_cannot_have_fails_and_one_it_may_not_pull_skips(project_dir: Path) -> None:
@@ -157,3 +168,10 @@ def test_swarm_rules_alone_need_no_engine(pytester: pytest.Pytester, stack: Path
     result.stdout.fnmatch_lines(["PASSED smartmaint::swarm?static-restart-api?"])
     result.stdout.fnmatch_lines(["FAILED smartmaint::swarm?static-image-api? - api has build: and no image:*"])
     assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_restart_reaches_swarm_which_converts_it_where_no_restart_policy_is_set() -> None:
+    """docker/cli turns `restart:` into the restart policy of a service that has none: it must not be dropped."""
+    deployable = stack_file({"services": {"job": {"image": "team/job:1", "restart": "on-failure"}}}, {})
+    assert json.loads(deployable.text)["services"]["job"]["restart"] == "on-failure"
+    assert not [note for note in deployable.notes if note.startswith("restart")]

@@ -22,8 +22,9 @@ from .sqlite_backend import file_store_path
 NAME = "swarm"
 NETWORK_VOLUME_TYPES = ("nfs", "nfs4", "cifs", "smb")  # local driver options that mount the same share on every node
 PINNING = re.compile(r"^\s*node\.(hostname|id)\s*==\s*(\S+)\s*$")  # constraints that name one node
-# `restart:` as Swarm converts it when there is no deploy.restart_policy (docker/cli convertRestartPolicy)
-RESTART_AS_CONDITION = {"no": "none", "always": "any", "unless-stopped": "any", "on-failure": "on-failure"}
+# `restart:` as Swarm converts it when there is no deploy.restart_policy (docker/cli convertRestartPolicy): "no"
+# sets no policy, so Swarm's default (any) applies
+RESTART_AS_CONDITION = {"no": "any", "always": "any", "unless-stopped": "any", "on-failure": "on-failure"}
 
 
 def static_cases(model: StackModel) -> list[StaticCase]:
@@ -99,7 +100,7 @@ def _check_volume(model: StackModel, key: str) -> None:
             "(volume-paths checks it live)"
         )
     pins = {s.name: _pinned_node(s) for s in services}
-    spread = [s.name for s in services if _global(s)]
+    spread = [s.name for s in services if _global(s) and pins[s.name] is None]  # pinned, global is one node's
     unpinned = [s.name for s in services if pins[s.name] is None and not _global(s)]
     places = {p for p in pins.values() if p}
     record_facts(

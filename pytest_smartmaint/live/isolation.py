@@ -64,7 +64,7 @@ def isolate(model: StackModel, project: str, engine: EngineEndpoint | None = Non
     """The run's override, for an engine on this machine (``engine`` None) or the one ``engine`` names.
 
     ``swarm``: for a swarm stack, whose tasks may run on any node: data goes into volumes, as on a remote
-    engine, and ports are published by Swarm's routing mesh on every node."""
+    engine, and ports are published by the node that runs the task (mode: host)."""
     remote = swarm or (engine is not None and engine.remote)
     interface = SWARM_HOST_MODE if swarm else engine.publish_on if engine else "127.0.0.1"
     run_dir = Path(tempfile.mkdtemp(prefix=f"{project}-"))

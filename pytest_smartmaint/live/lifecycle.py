@@ -14,7 +14,7 @@ import re
 import shutil
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -32,7 +32,7 @@ from .compose_runner import ComposeRunner
 from .engine_disk import read_engine_disk
 from .engine_endpoint import engine_endpoint
 from .facts import InspectedState
-from .isolation import isolate, unredirectable_data_binds
+from .isolation import Isolation, isolate, unredirectable_data_binds
 from .stack import LiveStack
 from .startup_diagnosis import FileFindings, diagnose, no_file_findings
 from .stopped import container_states, find_stopped, log_and_cause
@@ -85,39 +85,68 @@ def live_stack(
             stack.remove_smoke_model()
         return
     engine = engine_endpoint()
-    refused = unredirectable_data_binds(model) if engine.remote else []
-    if refused:  # before anything is created: nothing to clean up
-        raise SmartmaintError(
-            f"nothing was started: the engine is {engine.describe()}, and the server's SQLite file is a bind of its "
-            "own, which the run cannot redirect into a volume of that engine:\n"
-            + "\n".join(f"    {bind}" for bind in refused)
-            + "\nKept as written, it would open that path of the engine's machine, where your registry may be. "
-            "Mount the directory that holds the file instead, or run against this machine's engine."
+    if engine.remote:
+        refuse_unredirectable_binds(
+            model,
+            f"the engine is {engine.describe()}",
+            into="a volume of that engine",
+            opens="that path of the engine's machine",
+            instead="run against this machine's engine",
         )
-    _require_engine()
-    disk = read_engine_disk(model.image_names())
-    shortage = disk.shortage(settings.min_free_gb) if disk else None
-    if shortage:  # before anything is created: nothing to clean up
-        raise SmartmaintError(f"nothing was built: {shortage}")
+    require_engine()
+    refuse_short_disk(model, settings.min_free_gb)
     isolation = isolate(model, name, engine)
     files = [*model.project.files, isolation.override]
     runner = ComposeRunner(files, name)
-    watcher = reaper.start(name, isolation.run_dir)  # removes the project if this process is killed (SIGKILL)
-    left = settings.keep  # the run directory stays with a stack that stays: its override is in the compose files
+    with (
+        watched_run(name, isolation, settings.keep),
+        signals_as_interrupt(),
+        _compose_project(files, name, settings.keep, settings.teardown_timeout_s, isolation.run_dir),
+    ):
+        _bring_up(runner, model, settings.startup_timeout_s, file_findings)
+        yield LiveStack(model, runner, owned=True, isolation=isolation, min_free_gb=settings.min_free_gb)
+
+
+def refuse_short_disk(model: StackModel, min_free_gb: float) -> None:
+    """Nothing is built on an engine short of free space (before anything is created: nothing to clean up)."""
+    disk = read_engine_disk(model.image_names())
+    shortage = disk.shortage(min_free_gb) if disk else None
+    if shortage:
+        raise SmartmaintError(f"nothing was built: {shortage}")
+
+
+@contextmanager
+def watched_run(
+    name: str, isolation: Isolation, keep: bool, engines: Mapping[str, str] | None = None
+) -> Iterator[None]:
+    """The reaper removes the run's project (or stack) if this process is killed (SIGKILL) meanwhile; the run
+    directory goes afterwards, unless the stack stays (``keep``, or a teardown that failed: the command that
+    finishes it names the directory, whose override is in the compose files)."""
+    watcher = reaper.start(name, isolation.run_dir, engines)
+    left = keep
     try:
-        with (
-            signals_as_interrupt(),
-            _compose_project(files, name, settings.keep, settings.teardown_timeout_s, isolation.run_dir),
-        ):
-            _bring_up(runner, model, settings.startup_timeout_s, file_findings)
-            yield LiveStack(model, runner, owned=True, isolation=isolation, min_free_gb=settings.min_free_gb)
+        yield
     except TeardownFailed:
-        left = True  # the command that finishes the teardown names the override
+        left = True
         raise
     finally:
         reaper.stop(watcher)
         if not left:
             isolation.remove()
+
+
+def refuse_unredirectable_binds(model: StackModel, where: str, *, into: str, opens: str, instead: str) -> None:
+    """Stop before anything is created (nothing to clean up) when the server's SQLite file is a bind of its own:
+    where data goes into volumes (a remote engine, a swarm), no volume can stand in for a file."""
+    refused = unredirectable_data_binds(model)
+    if refused:
+        raise SmartmaintError(
+            f"nothing was started: {where}, and the server's SQLite file is a bind of its own, which the run cannot "
+            f"redirect into {into}:\n"
+            + "\n".join(f"    {bind}" for bind in refused)
+            + f"\nKept as written, it would open {opens}, where your registry may be. Mount the directory that "
+            f"holds the file instead, or {instead}."
+        )
 
 
 class TeardownFailed(SmartmaintError):
@@ -171,7 +200,7 @@ def _compose_project(files: list[Path], name: str, keep: bool, deadline_s: int, 
             raise TeardownFailed(teardown_failed(teardown)) from None
 
 
-def _require_engine() -> None:
+def require_engine() -> None:
     result = commands.run(["docker", "info", "--format", "{{.ServerVersion}}"], timeout=30)
     if result.returncode != 0:
         raise SmartmaintError(
@@ -183,7 +212,7 @@ def _require_engine() -> None:
 
 
 def _require_running(runner: ComposeRunner, model: StackModel) -> None:
-    _require_engine()
+    require_engine()
     running = [s for s in model.project.services if runner.container(s)]
     if not running:
         raise SmartmaintError(

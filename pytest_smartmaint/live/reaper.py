@@ -12,18 +12,23 @@ owner is gone without having stopped it, the watcher
 2. removes every container, network and volume labelled with the project, twice a second apart
    (the engine finishes creations already under way), and the run's directory;
 
-and exits. A normal end stops the watcher after teardown, so ``--smartmaint-keep`` keeps. It
+and exits. A swarm stack of the run's name (--smartmaint-swarm) goes the same way: `docker stack rm`, then its
+containers and volumes here and on the other nodes whose engines the run reaches. A normal end stops the
+watcher after teardown, so ``--smartmaint-keep`` keeps. It
 only ever touches the one project it was started for, and only once that project's owner is gone.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 POLL_S = 0.5
@@ -32,10 +37,12 @@ LABEL = "com.docker.compose.project"
 STACK_LABEL = "com.docker.stack.namespace"  # a swarm stack (--smartmaint-swarm) of the same name
 
 
-def start(project: str, run_dir: Path | None) -> subprocess.Popen[bytes]:
-    """Start the watcher of ``project`` for this process."""
+def start(project: str, run_dir: Path | None, engines: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start the watcher of ``project`` for this process; ``engines``: those of the other swarm nodes the run
+    reaches (ini smartmaint_swarm_engines), where a swarm stack's containers and volumes are removed too."""
     owner = os.getpid()
     argv = [sys.executable, "-m", __name__, str(owner), _start_time(owner) or "-", project, str(run_dir or "")]
+    argv.append(json.dumps(list((engines or {}).values())))
     return subprocess.Popen(
         argv,
         stdin=subprocess.DEVNULL,
@@ -93,29 +100,28 @@ def _docker(*args: str) -> list[str]:
     return result.stdout.split()
 
 
-def remove_project(project: str) -> bool:
-    """Every swarm service, container, network and volume that carries the project's (or stack's) label; whether
-    anything was found."""
-    found = False
-    for key in (LABEL, STACK_LABEL):
+def remove_project(project: str, engines: Sequence[str] = ()) -> bool:
+    """Every swarm stack service, container, network and volume that carries the project's (or the stack's) label,
+    also on the other swarm nodes' ``engines``; whether anything was found."""
+    found = bool(_docker("service", "ls", "-q", "--filter", f"label={STACK_LABEL}={project}"))
+    if found:  # stack rm takes its secrets and configs too; Swarm would replace what is removed below
+        _docker("stack", "rm", project)
+    for key, engine in itertools.product((LABEL, STACK_LABEL), [[], *(["--host", e] for e in engines)]):
         label = f"label={key}={project}"
-        services = _docker("service", "ls", "-q", "--filter", label) if key == STACK_LABEL else []
-        if services:  # Swarm would start new tasks for what is removed below
-            _docker("service", "rm", *services)
-        containers = _docker("ps", "-aq", "--filter", label)
+        containers = _docker(*engine, "ps", "-aq", "--filter", label)
         if containers:
-            _docker("rm", "-f", "-v", *containers)
-        networks = _docker("network", "ls", "-q", "--filter", label)
+            _docker(*engine, "rm", "-f", "-v", *containers)
+        networks = _docker(*engine, "network", "ls", "-q", "--filter", label)
         if networks:
-            _docker("network", "rm", *networks)
-        volumes = _docker("volume", "ls", "-q", "--filter", label)
+            _docker(*engine, "network", "rm", *networks)
+        volumes = _docker(*engine, "volume", "ls", "-q", "--filter", label)
         if volumes:
-            _docker("volume", "rm", "-f", *volumes)
-        found = found or bool(services or containers or networks or volumes)
+            _docker(*engine, "volume", "rm", "-f", *volumes)
+        found = found or bool(containers or networks or volumes)
     return found
 
 
-def reap(project: str, run_dir: str) -> None:
+def reap(project: str, run_dir: str, engines: Sequence[str] = ()) -> None:
     for pid in _commands_of(project):
         try:
             os.kill(pid, signal.SIGKILL)
@@ -124,7 +130,7 @@ def reap(project: str, run_dir: str) -> None:
     deadline = time.monotonic() + REMOVED_WITHIN_S - 5
     for attempt in range(REMOVED_WITHIN_S):  # twice at least; a swarm's tasks take a few seconds more to go
         time.sleep(1)
-        if not remove_project(project) and attempt >= 1 or time.monotonic() > deadline:
+        if not remove_project(project, engines) and attempt >= 1 or time.monotonic() > deadline:
             break
     if run_dir:
         shutil.rmtree(run_dir, ignore_errors=True)
@@ -132,12 +138,13 @@ def reap(project: str, run_dir: str) -> None:
 
 def main(argv: list[str]) -> int:
     owner, started, project, run_dir = int(argv[0]), argv[1], argv[2], argv[3]
+    engines = [str(e) for e in json.loads(argv[4])] if len(argv) > 4 else []
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stopped by its owner: a normal end
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     while _alive(owner, started):
         time.sleep(POLL_S)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the owner is gone: finish the job
-    reap(project, run_dir)
+    reap(project, run_dir, engines)
     return 0
 
 

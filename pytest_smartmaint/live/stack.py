@@ -348,8 +348,12 @@ class LiveStack:
 
         container = self.runner.container(service)
         if container is None:
+            node = self.node_of(service)
             raise SmartmaintError(
-                f"service {service} has no running container in project {self.project} "
+                f"service {service}'s task runs on swarm node {node}, and testinfra reaches this node's engine only: "
+                "use smartmaint_stack.exec() instead"
+                if node
+                else f"service {service} has no running container in project {self.project} "
                 "(a one-shot job that exited?): use smartmaint_stack.exec() instead"
             )
         return testinfra.get_host(f"docker://{container}")

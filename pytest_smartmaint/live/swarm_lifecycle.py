@@ -21,12 +21,18 @@ from ..errors import SmartmaintError
 from ..settings import Settings
 from ..static.compose import compose_base_command
 from ..static.stack_model import StackModel
-from . import reaper
 from .compose_runner import ComposeRunner
-from .engine_disk import read_engine_disk
 from .engine_endpoint import engine_endpoint
 from .isolation import isolate
-from .lifecycle import TeardownFailed, explain_up_failure, signals_as_interrupt
+from .lifecycle import (
+    TeardownFailed,
+    explain_up_failure,
+    refuse_short_disk,
+    refuse_unredirectable_binds,
+    require_engine,
+    signals_as_interrupt,
+    watched_run,
+)
 from .stack import LiveStack
 from .startup_diagnosis import FileFindings, no_file_findings
 from .swarm_runner import STACK_LABEL, SwarmRunner
@@ -59,12 +65,18 @@ def swarm_usage_problem(option: str, state: SwarmState | None) -> str | None:
         return None
     node, manager = state.node, state.manager
     engine = engine_endpoint().describe()
-    if node != "active":
+    if node == "inactive":
         return (
-            f"{option} needs a swarm, and the engine ({engine}) is in none (Swarm: {node}). The plugin never "
-            "initialises or joins one: run `docker swarm init` (or `docker swarm join`) first, or drop "
-            f"{option}. Swarm's static rules need no swarm: --smartmaint-static --smartmaint-swarm."
+            f"{option} needs a swarm, and the engine ({engine}) is in none. The plugin never initialises or joins "
+            f"one: run `docker swarm init` (or `docker swarm join`) first, or drop {option}. Swarm's static rules "
+            "need no swarm: --smartmaint-static --smartmaint-swarm."
         )
+    if node != "active":
+        what = {
+            "locked": "is locked: unlock it with `docker swarm unlock`",
+            "pending": "is still joining its swarm: wait until `docker info` shows Swarm: active",
+        }.get(node, f"is in a swarm it cannot use now (Swarm: {node}): `docker info` says why")
+        return f"{option} needs an active swarm, and the engine ({engine}) {what}."
     if not manager:
         return (
             f"{option} needs a manager of the swarm, and the engine ({engine}) is a worker: point DOCKER_HOST "
@@ -77,6 +89,7 @@ def swarm_usage_problem(option: str, state: SwarmState | None) -> str | None:
 def attached_stack(settings: Settings, model: StackModel, name: str) -> Iterator[LiveStack]:
     """--smartmaint-swarm-stack: a stack deployed by someone else, checked read-mostly (nothing is updated or
     removed; the smoke model the run registers goes again)."""
+    require_engine()
     problem = swarm_usage_problem("--smartmaint-swarm-stack", swarm_state())
     if problem:
         raise SmartmaintError(problem)
@@ -102,31 +115,42 @@ def attached_stack(settings: Settings, model: StackModel, name: str) -> Iterator
 def deployed_stack(
     settings: Settings, model: StackModel, name: str, file_findings: FileFindings = no_file_findings
 ) -> Iterator[LiveStack]:
-    """The project deployed as swarm stack ``name``; removed afterwards unless --smartmaint-keep."""
+    """The project deployed as swarm stack ``name``; removed afterwards (also when the deploy fails) unless
+    --smartmaint-keep."""
+    require_engine()
     problem = swarm_usage_problem("--smartmaint-swarm", swarm_state())
     if problem:
         raise SmartmaintError(problem)
-    disk = read_engine_disk(model.image_names())
-    shortage = disk.shortage(settings.min_free_gb) if disk else None
-    if shortage:  # before anything is created: nothing to clean up
-        raise SmartmaintError(f"nothing was built: {shortage}")
+    refuse_unredirectable_binds(
+        model,
+        "the stack is deployed to a swarm, whose tasks keep data in volumes",
+        into="a volume of the stack",
+        opens="that path of the node that runs the server",
+        instead="check the stack with compose (without --smartmaint-swarm)",
+    )
+    refuse_short_disk(model, settings.min_free_gb)
     isolation = isolate(model, name, engine_endpoint(), swarm=True)
     files = [*model.project.files, isolation.override]
-    watcher = reaper.start(name, isolation.run_dir)
-    removed = False
-    try:
-        with signals_as_interrupt():
+    with watched_run(name, isolation, settings.keep, settings.swarm_engines), signals_as_interrupt():
+        try:
             runner = _deploy(model, name, files, isolation.run_dir, settings, file_findings)
-            try:
-                yield LiveStack(model, runner, owned=True, isolation=isolation, min_free_gb=settings.min_free_gb)
-            finally:
-                if not settings.keep:
-                    remove_stack(name, settings.teardown_timeout_s, settings.swarm_engines)
-                    removed = True
-    finally:
-        reaper.stop(watcher)
-        if removed or not settings.keep:
-            isolation.remove()
+            yield LiveStack(model, runner, owned=True, isolation=isolation, min_free_gb=settings.min_free_gb)
+        except BaseException as error:
+            if not settings.keep:
+                _remove_after(name, settings, error)
+            raise
+        if not settings.keep:
+            remove_stack(name, settings.teardown_timeout_s, settings.swarm_engines)
+
+
+def _remove_after(name: str, settings: Settings, error: BaseException) -> None:
+    """Remove the stack while ``error`` goes up: a teardown that fails too is added to a SmartmaintError's message."""
+    try:
+        remove_stack(name, settings.teardown_timeout_s, settings.swarm_engines)
+    except TeardownFailed as teardown:
+        if isinstance(error, SmartmaintError):
+            raise TeardownFailed(f"{error}\n\nAlso, {teardown}") from None
+        raise
 
 
 def _deploy(
@@ -173,20 +197,25 @@ def remove_stack(name: str, deadline_s: int, engines: Mapping[str, str] | None =
     """`docker stack rm`, then whatever Swarm leaves of the stack: its containers and volumes on this node and on
     the nodes whose ``engines`` the run reaches, and its networks, once they are free. Raises TeardownFailed,
     naming what is left, past ``deadline_s``."""
-    commands.run(["docker", "stack", "rm", name], timeout=120)
+    removing = commands.run(["docker", "stack", "rm", name], timeout=120)
     nodes: list[list[str]] = [[], *(["--host", endpoint] for endpoint in (engines or {}).values())]
     deadline = time.monotonic() + deadline_s
     left: list[str] = []
     while time.monotonic() < deadline:
-        left = _labelled("service", name) + _labelled("network", name)
+        services = _labelled("service", name)
+        if services and removing.returncode != 0:  # (a stack rm cut short): again
+            removing = commands.run(["docker", "stack", "rm", name], timeout=120)
+        left = list(services)
         for engine in nodes:
             containers = _labelled("container", name, engine)
             if containers and time.monotonic() > deadline - deadline_s / 2:
                 commands.run(["docker", *engine, "rm", "-f", "-v", *containers], timeout=120)
-            volumes = [] if containers else _labelled("volume", name, engine)
-            if volumes:
-                commands.run(["docker", *engine, "volume", "rm", *volumes], timeout=120)
-            left += containers + _labelled("volume", name, engine)
+            if not containers:  # free now: what stack rm could not remove while a task held it
+                for kind in ("volume", "network"):
+                    found = _labelled(kind, name, engine)
+                    if found:
+                        commands.run(["docker", *engine, kind, "rm", *found], timeout=120)
+            left += containers + _labelled("volume", name, engine) + _labelled("network", name, engine)
         if not left:
             return
         time.sleep(1)

@@ -182,56 +182,87 @@ class SwarmRunner(ComposeRunner):
                 continue
             if entry.get("PublishMode") != "host":
                 return f"0.0.0.0:{entry.get('PublishedPort')}"
-            container = self.container(service)
-            done = commands.run(["docker", "port", container or "-", f"{port}/{protocol}"], timeout=30)
-            return done.stdout.split()[0] if container and done.returncode == 0 and done.stdout.strip() else ""
+            located = self.locate(service)
+            if located is None:
+                return ""
+            engine, container = located
+            done = commands.run(["docker", *engine, "port", container, f"{port}/{protocol}"], timeout=30)
+            bound = done.stdout.split()[0] if done.returncode == 0 and done.stdout.strip() else ""
+            node = self.node_of(service)
+            if not bound or not engine or node is None:
+                return bound  # this node's: reached where the engine is
+            address = commands.run(["docker", "node", "inspect", node, "--format", "{{.Status.Addr}}"], timeout=30)
+            return f"{address.stdout.strip()}:{bound.rpartition(':')[2]}"  # another node's, at its address
         return ""
 
     def cycle(self, service: str, step: str, also: Sequence[str], timeout_s: float = 300) -> str | None:
-        """``restart`` (the task's process killed: Swarm starts a new task), ``recreate``/``renew``
-        (`docker service update --force`); then wait until ``service`` and ``also`` run a healthy task again."""
-        before = self.running_task(service)
+        """``restart`` (a task's process killed: Swarm starts a new task in its place), ``recreate``/``renew``
+        (`docker service update --force`: every task replaced); then wait until ``service`` and ``also`` run all
+        their tasks again, healthy, and none of the replaced ones."""
         if step == "restart":
             located = self.locate(service)
             if located is None:
                 return self.run_one_off(service, "kill").stderr
-            done = commands.run(["docker", *located[0], "kill", located[1]], timeout=60)
+            engine, container = located
+            task = commands.run(
+                [
+                    "docker",
+                    *engine,
+                    "inspect",
+                    "--format",
+                    '{{index .Config.Labels "com.docker.swarm.task.id"}}',
+                    container,
+                ],
+                timeout=30,
+            ).stdout.strip()
+            replaced = {task}
+            done = commands.run(["docker", *engine, "kill", container], timeout=60)
         else:
+            replaced = set(self.running_tasks(service))
             done = commands.run(
                 ["docker", "service", "update", "--force", "--detach", self.service_name(service)], timeout=120
             )
         if done.returncode != 0:
             return (done.stdout + done.stderr).strip()
-        return self.wait_converged([service, *also], timeout_s, replaced={service: before})
+        return self.wait_converged([service, *also], timeout_s, replaced={service: replaced})
 
-    def running_task(self, service: str) -> str | None:
-        """The id of the service's (first) task that Swarm reports running: once healthy, for a task with a
-        healthcheck (Swarm holds it in "starting" until then)."""
+    def running_tasks(self, service: str) -> list[str]:
+        """The ids of the service's tasks that Swarm reports running: once healthy, for a task with a healthcheck
+        (Swarm holds it in "starting" until then)."""
+        return [task for task, state in self._tasks(service) if state.startswith("Running")]
+
+    def _tasks(self, service: str) -> list[tuple[str, str]]:
+        """(id, current state) of the service's tasks that Swarm wants running or that completed, newest first."""
         done = commands.run(
             [
-                "docker", "service", "ps", "--filter", "desired-state=running",
-                "--format", "{{.ID}} {{.CurrentState}}", self.service_name(service),
+                "docker", "service", "ps", "--format", "{{.ID}} {{.DesiredState}} {{.CurrentState}}",
+                self.service_name(service),
             ],
             timeout=30,
         )  # fmt: skip
-        running = [line.split()[0] for line in done.stdout.splitlines() if " Running " in f"{line} "]
-        return running[0] if running else None
+        tasks = []
+        for line in done.stdout.splitlines():
+            task, desired, state = (line.split(None, 2) + ["", ""])[:3]
+            if desired in ("Running", "Complete") or state.startswith("Complete"):
+                tasks.append((task, state))
+        return tasks
 
     def wait_converged(
-        self, services: Sequence[str], timeout_s: float, replaced: Mapping[str, str | None] | None = None
+        self, services: Sequence[str], timeout_s: float, replaced: Mapping[str, set[str]] | None = None
     ) -> str | None:
-        """None once every service runs all its tasks (healthy, where it has a healthcheck) and each of ``replaced``
-        runs another task than the one named; else what `docker service ps` shows of those that do not."""
+        """None once every service runs all its tasks (healthy, where it has a healthcheck), or has completed them
+        (a one-shot job), and none of its ``replaced`` tasks runs; else what `docker service ps` shows of those that
+        do not."""
         deadline = time.monotonic() + timeout_s
         while True:
-            pending = [s for s in dict.fromkeys(services) if not self._converged(s, (replaced or {}).get(s))]
+            pending = [s for s in dict.fromkeys(services) if not self._converged(s, (replaced or {}).get(s, set()))]
             if not pending:
                 return None
             if time.monotonic() > deadline:
                 return f"not running after {timeout_s:g} s: {', '.join(pending)}\n" + self.task_errors(pending)
             time.sleep(1)
 
-    def _converged(self, service: str, old_task: str | None) -> bool:
+    def _converged(self, service: str, replaced: set[str]) -> bool:
         done = commands.run(
             [
                 "docker",
@@ -246,10 +277,12 @@ class SwarmRunner(ComposeRunner):
         )
         replicas = dict(line.split(None, 1) for line in done.stdout.splitlines() if " " in line)
         running, _, wanted = replicas.get(self.service_name(service), "0/1").split(" ")[0].partition("/")
-        if not (running.isdigit() and running == wanted and int(wanted) > 0):
-            return False
-        task = self.running_task(service)
-        return task is not None and task != old_task
+        if wanted == "0":  # scaled to nothing: nothing to wait for
+            return True
+        tasks = self._tasks(service)
+        if tasks and tasks[0][1].startswith("Complete") and not replaced:  # a one-shot job that ran to its end
+            return True
+        return running == wanted and not (set(self.running_tasks(service)) & replaced)
 
     def task_errors(self, services: Sequence[str]) -> str:
         """The last tasks of each service: state and error, as `docker service ps` shows them."""

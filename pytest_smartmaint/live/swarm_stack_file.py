@@ -31,7 +31,6 @@ IGNORED = {
     "container_name": "a task's container is named by Swarm",
     "depends_on": "Swarm starts services in any order: a dependent must survive the other starting later "
     "(swarm[static-restart-...])",
-    "restart": "Swarm restarts by deploy.restart_policy; `restart:` counts only where there is none",
     "cgroup_parent": "ignored by Swarm",
     "devices": "ignored by Swarm",
     "external_links": "ignored by Swarm",

@@ -184,9 +184,8 @@ def pytest_configure(config: pytest.Config) -> None:
     from ..static.stack_model import build_model  # imported only when the suite is on
 
     settings = Settings.from_config(config)
-    nodes = _swarm_nodes(settings)
     try:
-        model = dataclasses.replace(build_model(settings), swarm_nodes=nodes)
+        model = dataclasses.replace(build_model(settings), swarm_nodes=_swarm_nodes(settings))
     except SmartmaintError as exc:
         raise pytest.UsageError(f"pytest-smartmaint: {exc}") from None
     plugin = SmartmaintPlugin(config, settings, model, _take_node_id_args(config))
