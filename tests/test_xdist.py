@@ -157,7 +157,9 @@ def test_live_tier_runs_the_same_items_with_and_without_xdist(
         env = second_engine.context(tmp_path / "docker-config") if mode == THROUGH_A_DOCKER_CONTEXT else None
         if mode == ON_A_ONE_NODE_SWARM:
             with swarm_mode_held():
-                refused, _ = run_suite(tmp_path / "no-swarm", *SWARM)
+                refused, _ = run_suite(
+                    tmp_path / "no-swarm", "--smartmaint-compose-file", "docker-compose.test.yml", *SWARM
+                )
                 with one_node_swarm() as before:
                     if before != "active":  # the plugin never initialises a swarm: it names the command that does
                         assert refused.returncode == pytest.ExitCode.USAGE_ERROR, refused.stdout[-2000:]

@@ -175,12 +175,13 @@ def _deploy(
         raise SmartmaintError(
             f"`docker stack deploy` refused the stack ({name}):\n{(deployed.stdout + deployed.stderr).strip()[-1500:]}"
         )
-    waiting = runner.wait_converged(sorted(model.project.services), settings.startup_timeout_s)
-    if waiting is not None:
-        logs = runner.logs(sorted(model.project.services), 15)
+    pending = runner.wait_converged(sorted(model.project.services), settings.startup_timeout_s)
+    if pending:
         raise SmartmaintError(
-            f"the swarm stack {name} did not converge (every task running, and healthy where it has a healthcheck): "
-            f"{waiting}\nLast log lines:\n{logs[-3000:]}"
+            f"the swarm stack {name} did not converge: not every task of {', '.join(pending)} was running (and "
+            f"healthy, where it has a healthcheck) after {settings.startup_timeout_s} s (smartmaint_startup_timeout)."
+            f"\nTheir last tasks (`docker service ps`):\n{runner.task_errors(pending)}\nTheir last log lines:\n"
+            + "\n".join(f"  {line}" for line in runner.logs(pending, 8).splitlines()[-40:])
         )
     return runner
 

@@ -224,15 +224,18 @@ class SwarmRunner(ComposeRunner):
             )
         if done.returncode != 0:
             return (done.stdout + done.stderr).strip()
-        return self.wait_converged([service, *also], timeout_s, replaced={service: replaced})
+        pending = self.wait_converged([service, *also], timeout_s, replaced={service: replaced})
+        return (
+            f"not running after {timeout_s:g} s: {', '.join(pending)}\n{self.task_errors(pending)}" if pending else None
+        )
 
     def running_tasks(self, service: str) -> list[str]:
         """The ids of the service's tasks that Swarm reports running: once healthy, for a task with a healthcheck
-        (Swarm holds it in "starting" until then)."""
-        return [task for task, state in self._tasks(service) if state.startswith("Running")]
+        (Swarm holds it in "Starting" until then)."""
+        return [task for task, desired, state in self._tasks(service) if desired == "Running" and state == "Running"]
 
-    def _tasks(self, service: str) -> list[tuple[str, str]]:
-        """(id, current state) of the service's tasks that Swarm wants running or that completed, newest first."""
+    def _tasks(self, service: str) -> list[tuple[str, str, str]]:
+        """(id, desired state, current state) of each of the service's tasks, history included, newest first."""
         done = commands.run(
             [
                 "docker", "service", "ps", "--format", "{{.ID}} {{.DesiredState}} {{.CurrentState}}",
@@ -240,26 +243,25 @@ class SwarmRunner(ComposeRunner):
             ],
             timeout=30,
         )  # fmt: skip
-        tasks = []
-        for line in done.stdout.splitlines():
-            task, desired, state = (line.split(None, 2) + ["", ""])[:3]
-            if desired in ("Running", "Complete") or state.startswith("Complete"):
-                tasks.append((task, state))
-        return tasks
+        rows = [line.split() for line in done.stdout.splitlines()]
+        return [(row[0], row[1], row[2]) for row in rows if len(row) >= 3]
+
+    def _completed(self, service: str) -> bool:
+        """A one-shot job that ran to its end: Swarm wants no task of it running any more, and the last completed."""
+        tasks = self._tasks(service)
+        return bool(tasks) and tasks[0][2] == "Complete" and not any(d in ("Running", "Ready") for _, d, _ in tasks)
 
     def wait_converged(
         self, services: Sequence[str], timeout_s: float, replaced: Mapping[str, set[str]] | None = None
-    ) -> str | None:
-        """None once every service runs all its tasks (healthy, where it has a healthcheck), or has completed them
-        (a one-shot job), and none of its ``replaced`` tasks runs; else what `docker service ps` shows of those that
-        do not."""
+    ) -> list[str]:
+        """Wait until every service runs all its tasks (healthy, where it has a healthcheck), or has completed them
+        (a one-shot job), and none of its ``replaced`` tasks runs; the services that still do not at the end of
+        ``timeout_s`` (none: converged)."""
         deadline = time.monotonic() + timeout_s
         while True:
             pending = [s for s in dict.fromkeys(services) if not self._converged(s, (replaced or {}).get(s, set()))]
-            if not pending:
-                return None
-            if time.monotonic() > deadline:
-                return f"not running after {timeout_s:g} s: {', '.join(pending)}\n" + self.task_errors(pending)
+            if not pending or time.monotonic() > deadline:
+                return pending
             time.sleep(1)
 
     def _converged(self, service: str, replaced: set[str]) -> bool:
@@ -279,8 +281,7 @@ class SwarmRunner(ComposeRunner):
         running, _, wanted = replicas.get(self.service_name(service), "0/1").split(" ")[0].partition("/")
         if wanted == "0":  # scaled to nothing: nothing to wait for
             return True
-        tasks = self._tasks(service)
-        if tasks and tasks[0][1].startswith("Complete") and not replaced:  # a one-shot job that ran to its end
+        if not replaced and self._completed(service):
             return True
         return running == wanted and not (set(self.running_tasks(service)) & replaced)
 
