@@ -26,6 +26,7 @@ from conftest import (
     VARIANTS,
     Run,
     executed,
+    grouped,
     project_resources,
     recorded,
     user_stack_running,
@@ -441,6 +442,10 @@ def test_reuse_mode_under_xdist_runs_the_same_items_and_leaves_no_smoke_model(
     assert reused.result.returncode == 0, reused.result.stdout[-3000:]
     runs = {"no-xdist": reused.executed}
     for mode, args in (("loadgroup", ("-n", "2", "--dist", "loadgroup")), ("load", ("-n", "2", "--dist", "load"))):
+        if mode == "load" and not grouped((tmp_path / "loadgroup").with_suffix(".xml")):
+            # loadgroup's mark did not take (pytest >= 9.2: see README), so that run spread the items as load does
+            runs[mode] = runs["loadgroup"]
+            continue
         with watching_engine() as engine:
             result, runs[mode] = reuse_run(project, tmp_path / mode, *args)
         assert result.returncode == 0, (mode, result.stdout[-3000:])
