@@ -7,6 +7,7 @@ every test directory, and the pytester runs started from the repository, see the
 from __future__ import annotations
 
 import fcntl
+import ipaddress
 import itertools
 import json
 import os
@@ -174,34 +175,77 @@ class EngineEvents:
             yield event.get("Action", ""), event.get("Actor", {}).get("Attributes", {})
 
 
+# Swarm mode of this machine's engine. Leaving it breaks name resolution in every container then running on a
+# network of that engine (moby's embedded DNS forgets their names: "Name or service not known" in a compose stack
+# of another xdist worker). So the tests enter it once, when a test first needs it, and leave it only when the
+# session that entered it ends, with no stack of any worker running.
+SWARM_MARK = "SMARTMAINT_TESTS_SESSION"  # the session that owns the swarm the tests made (set by the outermost run)
+_SESSION_OWNER = pytest.StashKey[bool]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if SWARM_MARK not in os.environ:  # the outermost pytest run: its xdist workers and its subprocesses inherit it
+        os.environ[SWARM_MARK] = f"{os.getpid()}-{time.time_ns()}"
+        config.stash[_SESSION_OWNER] = True
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if config.stash.get(_SESSION_OWNER, False):
+        leave_the_tests_swarm()
+
+
+def _swarm_made_by_tests() -> Path:
+    return SECOND_ENGINE_DATA.parent / "swarm-made-by-tests"
+
+
 @contextmanager
 def swarm_mode_held() -> Iterator[None]:
-    """This machine's engine is in one swarm at a time, and the tests that make one (a one-node swarm, a two-node
-    one) may run in two xdist workers at once: each holds this lock while the engine is in its swarm."""
+    """The engine's swarm state for the block: the tests that use this machine's swarm (a one-node swarm, the
+    two-node one, which joins a worker for its block) may run in two xdist workers at once."""
     SECOND_ENGINE_DATA.parent.mkdir(parents=True, exist_ok=True)
     with open(SECOND_ENGINE_DATA.parent / "swarm-mode.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
 
+def bridge_gateway() -> str:
+    """This machine's engine's address on its default bridge, where the second engine's container reaches it: the
+    bridge's gateway, which a freshly started engine leaves out of its IPAM config (the subnet's first address)."""
+    config = json.loads(docker("network", "inspect", "bridge", "--format", "{{json .IPAM.Config}}").stdout)[0]
+    return config.get("Gateway") or str(next(ipaddress.ip_network(config["Subnet"]).hosts()))
+
+
 @contextmanager
-def one_node_swarm() -> Iterator[str]:
-    """This machine's engine as a one-node swarm for the block (the plugin never initialises one; CI's engine is in
-    none). It leaves swarm mode afterwards, with the bridge network swarm mode made. An engine already in a swarm (a
-    developer's) is used as it is and never left. Yields the engine's swarm state before the block."""
-    state = docker("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip()
-    if state == "active":
-        yield state
-        return
-    bridge = docker("network", "inspect", "docker_gwbridge").returncode == 0
-    made = docker("swarm", "init", "--advertise-addr", "127.0.0.1")
-    assert made.returncode == 0, made.stderr
+def one_node_swarm() -> Iterator[bool]:
+    """This machine's engine in a swarm for the block, with the lock held (the plugin never initialises one; CI's
+    engine is in none). The first block of a session initialises it, advertised on the default bridge, and the
+    session leaves it at its end (pytest_unconfigure). An engine already in a swarm the tests did not make (a
+    developer's) is used as it is and never left. Yields whether the tests made the swarm."""
+    with swarm_mode_held():
+        mark = _swarm_made_by_tests()
+        if docker("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip() != "active":
+            bridge = docker("network", "inspect", "docker_gwbridge").returncode == 0
+            made = docker("swarm", "init", "--advertise-addr", bridge_gateway())
+            assert made.returncode == 0, made.stderr
+            mark.write_text(json.dumps({"session": os.environ[SWARM_MARK], "bridge": bridge}))
+        elif mark.exists():  # made by an earlier session of the tests that was killed: this one leaves it
+            mark.write_text(json.dumps({**json.loads(mark.read_text()), "session": os.environ[SWARM_MARK]}))
+        yield mark.exists()
+
+
+def leave_the_tests_swarm() -> None:
+    """Leave the swarm this session made, and the bridge network swarm mode made, if it was not there before."""
+    mark = _swarm_made_by_tests()
     try:
-        yield state
-    finally:
-        assert docker("swarm", "leave", "--force").returncode == 0
-        if not bridge:
-            docker("network", "rm", "docker_gwbridge")
+        made = json.loads(mark.read_text())
+    except (OSError, ValueError):
+        return
+    if made.get("session") != os.environ.get(SWARM_MARK):
+        return
+    docker("swarm", "leave", "--force")
+    if not made.get("bridge"):
+        docker("network", "rm", "docker_gwbridge")
+    mark.unlink()
 
 
 @contextmanager

@@ -22,7 +22,6 @@ from conftest import (
     grouped,
     one_node_swarm,
     run_suite,
-    swarm_mode_held,
     watching_engine,
 )
 
@@ -156,18 +155,11 @@ def test_live_tier_runs_the_same_items_with_and_without_xdist(
     for mode, args in zip(MODE_IDS[1:], XDIST_MODES[1:], strict=True):
         env = second_engine.context(tmp_path / "docker-config") if mode == THROUGH_A_DOCKER_CONTEXT else None
         if mode == ON_A_ONE_NODE_SWARM:
-            with swarm_mode_held():
-                refused, _ = run_suite(
-                    tmp_path / "no-swarm", "--smartmaint-compose-file", "docker-compose.test.yml", *SWARM
-                )
-                with one_node_swarm() as before:
-                    if before != "active":  # the plugin never initialises a swarm: it names the command that does
-                        assert refused.returncode == pytest.ExitCode.USAGE_ERROR, refused.stdout[-2000:]
-                        assert "run `docker swarm init` (or `docker swarm join`) first" in refused.stderr
-                    result, runs[mode], groups[mode], engine = live_run(*args, *SWARM, out=tmp_path / mode)
-                    created = engine.created_stacks()
-                    assert f"stack: own swarm stack {next(iter(created), '?')} (`docker stack deploy`)" in result.stdout
-                    assert not stack_services(created)  # removed before swarm mode is left
+            with one_node_swarm():
+                result, runs[mode], groups[mode], engine = live_run(*args, *SWARM, out=tmp_path / mode)
+                created = engine.created_stacks()
+                assert f"stack: own swarm stack {next(iter(created), '?')} (`docker stack deploy`)" in result.stdout
+                assert not stack_services(created)
         else:
             result, runs[mode], groups[mode], engine = live_run(*args, out=tmp_path / mode, env=env)
             created = engine.created_projects(str(tmp_path / mode))
