@@ -1,7 +1,7 @@
 """Commands in the task containers of a swarm stack, as ComposeRunner runs them in a compose project's.
 
 A task's container is found by the labels Swarm gives it (``com.docker.stack.namespace``,
-``com.docker.swarm.service.name``) on the node `docker service ps` says runs it: the engine the
+``com.docker.swarm.service.name``) on the node `docker stack ps` says runs it: the engine the
 docker CLI points at (a manager), or another node whose engine ini ``smartmaint_swarm_engines``
 names (``NODE=ENDPOINT``: a node's hostname and a DOCKER_HOST for its engine). A task on a node
 the run cannot reach is said to be so, never guessed.
@@ -19,6 +19,7 @@ import re
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from .. import commands
@@ -27,6 +28,50 @@ from .compose_runner import EXEC_TIMEOUT_S, ComposeRunner, ProbeResult, env_flag
 
 STACK_LABEL = "com.docker.stack.namespace"
 SERVICE_LABEL = "com.docker.swarm.service.name"
+TASK_FIELDS = ("{{.ID}}", "{{.Name}}", "{{.Node}}", "{{.DesiredState}}", "{{.CurrentState}}")
+
+
+@dataclass(frozen=True)
+class Task:
+    """One task of a stack's service, as `docker stack ps` shows it."""
+
+    id: str
+    service: str
+    node: str  # "" until the task is scheduled
+    desired: str  # Running, Shutdown, Ready, ...
+    state: str  # the first word of its current state: Running, Starting, Complete, Failed, ...
+
+    @property
+    def running(self) -> bool:
+        """Swarm wants it running and it runs: once healthy, for a task with a healthcheck (held in Starting)."""
+        return self.desired == "Running" and self.state == "Running"
+
+    @classmethod
+    def parse(cls, line: str, stack: str) -> Task | None:
+        fields = line.split("|")
+        if len(fields) != len(TASK_FIELDS):
+            return None
+        task, name, node, desired, state = (field.strip() for field in fields)
+        # the name is <stack>_<service>.<slot or node id>, indented ("\\_ ") where an older task of the slot
+        service = name.removeprefix("\\_").strip().removeprefix(f"{stack}_").rpartition(".")[0]
+        return cls(task, service, node, desired, state.split(" ")[0] if state else "")
+
+
+def _converged(replicas: str, tasks: list[Task], replaced: set[str]) -> bool:
+    """A service runs all its tasks (``replicas``: "running/wanted", as `docker service ls` counts them) and none
+    it ``replaced``; or it is scaled to nothing; or, a one-shot job, Swarm wants no task of it running any more
+    and its last task completed."""
+    running, _, wanted = replicas.split(" ")[0].partition("/")
+    if wanted == "0":
+        return True
+    if (
+        not replaced
+        and tasks
+        and tasks[0].state == "Complete"
+        and not any(task.desired in ("Running", "Ready") for task in tasks)
+    ):
+        return True
+    return running == wanted and not ({task.id for task in tasks if task.running} & replaced)
 
 
 class SwarmRunner(ComposeRunner):
@@ -48,15 +93,7 @@ class SwarmRunner(ComposeRunner):
 
     def node_of(self, service: str) -> str | None:
         """The node that runs the service's (first) running task, as the swarm says; None when none runs."""
-        done = commands.run(
-            [
-                "docker", "service", "ps", "--filter", "desired-state=running",
-                "--format", "{{.Node}} {{.CurrentState}}", self.service_name(service),
-            ],
-            timeout=30,
-        )  # fmt: skip
-        running = [line.split()[0] for line in done.stdout.splitlines() if " Running " in f"{line} "]
-        return running[0] if running else None
+        return next((task.node for task in self._tasks(service) if task.running), None)
 
     def _engine_args(self, node: str | None) -> list[str] | None:
         """``docker`` options that reach ``node``'s engine; None when the run cannot reach it."""
@@ -67,12 +104,18 @@ class SwarmRunner(ComposeRunner):
     def locate(self, service: str) -> tuple[list[str], str] | None:
         """The ``docker`` options for the engine that runs the service's task, and its container; None if the run
         reaches no running task of it."""
+        located = self._located(service)
+        return located[1:] if located else None
+
+    def _located(self, service: str) -> tuple[str | None, list[str], str] | None:
+        """The node of the service's running task (None: none runs, and this node's containers are looked at),
+        the ``docker`` options for its engine, and its container; None if the run reaches no running task."""
         node = self.node_of(service)
-        args = self._engine_args(node) if node else []
+        args = self._engine_args(node)
         if args is None:
             return None
         container = self._container_on(service, args)
-        return (args, container) if container else None
+        return (node, args, container) if container else None
 
     def service_name(self, service: str) -> str:
         return f"{self.project}_{service}"
@@ -182,13 +225,12 @@ class SwarmRunner(ComposeRunner):
                 continue
             if entry.get("PublishMode") != "host":
                 return f"0.0.0.0:{entry.get('PublishedPort')}"
-            located = self.locate(service)
+            located = self._located(service)
             if located is None:
                 return ""
-            engine, container = located
+            node, engine, container = located
             done = commands.run(["docker", *engine, "port", container, f"{port}/{protocol}"], timeout=30)
             bound = done.stdout.split()[0] if done.returncode == 0 and done.stdout.strip() else ""
-            node = self.node_of(service)
             if not bound or not engine or node is None:
                 return bound  # this node's: reached where the engine is
             address = commands.run(["docker", "node", "inspect", node, "--format", "{{.Status.Addr}}"], timeout=30)
@@ -232,58 +274,48 @@ class SwarmRunner(ComposeRunner):
     def running_tasks(self, service: str) -> list[str]:
         """The ids of the service's tasks that Swarm reports running: once healthy, for a task with a healthcheck
         (Swarm holds it in "Starting" until then)."""
-        return [task for task, desired, state in self._tasks(service) if desired == "Running" and state == "Running"]
+        return [task.id for task in self._tasks(service) if task.running]
 
-    def _tasks(self, service: str) -> list[tuple[str, str, str]]:
-        """(id, desired state, current state) of each of the service's tasks, history included, newest first."""
+    def _tasks(self, service: str | None = None) -> list[Task]:
+        """The tasks of the stack (or of one service), history included, each slot's newest first: one
+        `docker stack ps`."""
         done = commands.run(
-            [
-                "docker", "service", "ps", "--format", "{{.ID}} {{.DesiredState}} {{.CurrentState}}",
-                self.service_name(service),
-            ],
-            timeout=30,
-        )  # fmt: skip
-        rows = [line.split() for line in done.stdout.splitlines()]
-        return [(row[0], row[1], row[2]) for row in rows if len(row) >= 3]
-
-    def _completed(self, service: str) -> bool:
-        """A one-shot job that ran to its end: Swarm wants no task of it running any more, and the last completed."""
-        tasks = self._tasks(service)
-        return bool(tasks) and tasks[0][2] == "Complete" and not any(d in ("Running", "Ready") for _, d, _ in tasks)
+            ["docker", "stack", "ps", "--no-trunc", "--format", "|".join(TASK_FIELDS), self.project], timeout=30
+        )
+        tasks = [Task.parse(line, self.project) for line in done.stdout.splitlines()]
+        return [task for task in tasks if task and (service is None or task.service == service)]
 
     def wait_converged(
         self, services: Sequence[str], timeout_s: float, replaced: Mapping[str, set[str]] | None = None
     ) -> list[str]:
         """Wait until every service runs all its tasks (healthy, where it has a healthcheck), or has completed them
         (a one-shot job), and none of its ``replaced`` tasks runs; the services that still do not at the end of
-        ``timeout_s`` (none: converged)."""
+        ``timeout_s`` (none: converged). Each look is two docker calls, however many services the stack has."""
         deadline = time.monotonic() + timeout_s
         while True:
-            pending = [s for s in dict.fromkeys(services) if not self._converged(s, (replaced or {}).get(s, set()))]
+            replicas, tasks = self._replicas(), self._tasks()
+            pending = [
+                service
+                for service in dict.fromkeys(services)
+                if not _converged(
+                    replicas.get(service, "0/1"),
+                    [task for task in tasks if task.service == service],
+                    (replaced or {}).get(service, set()),
+                )
+            ]
             if not pending or time.monotonic() > deadline:
                 return pending
             time.sleep(1)
 
-    def _converged(self, service: str, replaced: set[str]) -> bool:
+    def _replicas(self) -> dict[str, str]:
+        """Each service's "running/wanted" tasks, as `docker service ls` counts them."""
         done = commands.run(
-            [
-                "docker",
-                "service",
-                "ls",
-                "--filter",
-                f"name={self.service_name(service)}",
-                "--format",
-                "{{.Name}} {{.Replicas}}",
-            ],
+            ["docker", "service", "ls", "--filter", f"label={STACK_LABEL}={self.project}", "--format",
+             "{{.Name}} {{.Replicas}}"],
             timeout=30,
-        )
-        replicas = dict(line.split(None, 1) for line in done.stdout.splitlines() if " " in line)
-        running, _, wanted = replicas.get(self.service_name(service), "0/1").split(" ")[0].partition("/")
-        if wanted == "0":  # scaled to nothing: nothing to wait for
-            return True
-        if not replaced and self._completed(service):
-            return True
-        return running == wanted and not (set(self.running_tasks(service)) & replaced)
+        )  # fmt: skip
+        rows = (line.split() for line in done.stdout.splitlines())
+        return {row[0].removeprefix(f"{self.project}_"): row[1] for row in rows if len(row) >= 2}
 
     def task_errors(self, services: Sequence[str]) -> str:
         """The last tasks of each service: state and error, as `docker service ps` shows them."""
