@@ -28,6 +28,7 @@ from .compose_runner import EXEC_TIMEOUT_S, ComposeRunner, ProbeResult, env_flag
 
 STACK_LABEL = "com.docker.stack.namespace"
 SERVICE_LABEL = "com.docker.swarm.service.name"
+GETENT_NOT_FOUND = 2  # getent's exit status for a name it cannot resolve
 TASK_FIELDS = ("{{.ID}}", "{{.Name}}", "{{.Node}}", "{{.DesiredState}}", "{{.CurrentState}}")
 
 
@@ -52,16 +53,17 @@ class Task:
         if len(fields) != len(TASK_FIELDS):
             return None
         task, name, node, desired, state = (field.strip() for field in fields)
-        # the name is <stack>_<service>.<slot or node id>, indented ("\\_ ") where an older task of the slot
-        service = name.removeprefix("\\_").strip().removeprefix(f"{stack}_").rpartition(".")[0]
+        # the name is <stack>_<service>.<slot> (a global service: .<node id>); with --format, never indented
+        service = name.removeprefix(f"{stack}_").rpartition(".")[0]
         return cls(task, service, node, desired, state.split(" ")[0] if state else "")
 
 
 def _converged(replicas: str, tasks: list[Task], replaced: set[str]) -> bool:
-    """A service runs all its tasks (``replicas``: "running/wanted", as `docker service ls` counts them) and none
-    it ``replaced``; or it is scaled to nothing; or, a one-shot job, Swarm wants no task of it running any more
-    and its last task completed."""
-    running, _, wanted = replicas.split(" ")[0].partition("/")
+    """A service runs as many tasks as it wants (``replicas``: "running/wanted", as `docker service ls` counts
+    them; the running count is taken from ``tasks``, since `service ls` still counts a killed task a moment after
+    `stack ps` shows it failed) and none it ``replaced``; or it is scaled to nothing; or, a one-shot job, Swarm
+    wants no task of it running any more and its last task completed."""
+    wanted = replicas.split(" ")[0].partition("/")[2]
     if wanted == "0":
         return True
     if (
@@ -71,7 +73,8 @@ def _converged(replicas: str, tasks: list[Task], replaced: set[str]) -> bool:
         and not any(task.desired in ("Running", "Ready") for task in tasks)
     ):
         return True
-    return running == wanted and not ({task.id for task in tasks if task.running} & replaced)
+    running = {task.id for task in tasks if task.running}
+    return str(len(running)) == wanted and not (running & replaced)
 
 
 class SwarmRunner(ComposeRunner):
@@ -303,9 +306,25 @@ class SwarmRunner(ComposeRunner):
                     (replaced or {}).get(service, set()),
                 )
             ]
-            if not pending or time.monotonic() > deadline:
+            if not pending:
+                self._wait_resolvable(services, deadline)
+                return pending
+            if time.monotonic() > deadline:
                 return pending
             time.sleep(1)
+
+    def _wait_resolvable(self, services: Sequence[str], deadline: float) -> None:
+        """Wait until each service's name resolves in its own running task's container: the engine's DNS adds a
+        new task a moment after Swarm reports it running, and a client that asks meanwhile gets "Name or service
+        not known". Not waited for: a task on a node the run does not reach, an image without getent."""
+        for service in dict.fromkeys(services):
+            located = self.locate(service)
+            while located:
+                engine, container = located
+                done = commands.run(["docker", *engine, "exec", container, "getent", "hosts", service], timeout=30)
+                if done.returncode != GETENT_NOT_FOUND or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
 
     def _replicas(self) -> dict[str, str]:
         """Each service's "running/wanted" tasks, as `docker service ls` counts them."""
