@@ -321,6 +321,11 @@ def _live_survives(stack: LiveStack) -> None:
         if failed is not None:
             fail(f"{server.service} did not come back healthy after a {step}:\n{failed[-1500:]}")
         found = stack.registry_lookup(smoke.version)
+        if found.status is None:  # no answer at all: nothing says what the registry holds
+            fail(
+                f"{server.service} came back after a {step}, but the registry lookup got no answer, so whether "
+                f"{stack.smoke_name} version {smoke.version} survived is not known: {found.error[:300]}"
+            )
         if found.status != 200:
             fail(
                 f"The registry lost {stack.smoke_name} version {smoke.version} after a {step} of {server.service} "
