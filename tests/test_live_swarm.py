@@ -1,5 +1,6 @@
-"""Swarm on real nodes: a deploy that fails, a bind the run refuses, and two nodes (this machine's engine as the
-manager, the second engine, tests/engine, as a worker).
+"""Swarm on real nodes: an engine in no swarm (the second engine), a restart and a recreate on a one-node swarm, a
+deploy that fails, a bind the run refuses, and two nodes (this machine's engine as the manager, the second engine,
+tests/engine, as a worker).
 
 A named volume of the local driver is made on each node that runs a task mounting it. A service placed on the
 worker sees an empty volume of its own, not the server's: volume-paths says so live, naming the nodes. With a
@@ -104,6 +105,38 @@ def test_a_named_volume_shared_across_two_nodes_fails_live_until_the_services_ar
             remove_stack(stack, 120, {worker: second_engine.address})
         assert not second_engine.docker("ps", "-aq").stdout.split()
         assert not second_engine.docker("volume", "ls", "-q").stdout.split()
+
+
+@pytest.mark.live
+@pytest.mark.usefixtures("no_leftovers")
+@pytest.mark.parametrize(
+    ("variant", "verdict"),
+    [
+        pytest.param((), "PASSED", id="registry-on-a-volume"),
+        pytest.param(("--smartmaint-compose-file", "tests/variants/sqlite-unmounted.yml"), "FAILED", id="unmounted"),
+    ],
+)
+def test_on_swarm_a_restart_is_a_new_task_that_keeps_only_a_mounted_registry(
+    tmp_path: Path, variant: tuple[str, ...], verdict: str
+) -> None:
+    """sqlite-backend's restart and recreate on Swarm: the task's process killed (Swarm starts a new task, a new
+    container) and `docker service update --force`. The run waits until the new task runs, healthy, and its name
+    resolves; a registry on the stack's volume survives both, one in the container's writable layer is lost at
+    the restart already (under compose a restart keeps the container, and it is lost at the recreate)."""
+    with one_node_swarm():
+        result, records = run_suite(
+            tmp_path, "-k", "sqlite-backend and live", *ONE_NODE, *variant, "--smartmaint-swarm"
+        )
+    assert f"{verdict} smartmaint::sqlite-backend[live-mlflow-restart-recreate]" in result.stdout, result.stdout[-3000:]
+    if verdict == "PASSED":
+        assert result.returncode == 0 and {r["outcome"] for r in records} == {"passed"}, result.stdout[-3000:]
+    else:
+        message = next(r["message"] for r in records if r["outcome"] == "failed")
+        assert (
+            "The registry lost smartmaint-smoke-" in message
+            and "after a restart of mlflow (lookup: HTTP 404" in message
+        )
+        assert "the file is /tmp/mlflow.db, on no mount" in message and "- ./mlflow_db:/mlflow_db" in message
 
 
 @pytest.mark.live
