@@ -219,8 +219,9 @@ def bridge_gateway() -> str:
 def one_node_swarm() -> Iterator[bool]:
     """This machine's engine in a swarm for the block, with the lock held (the plugin never initialises one; CI's
     engine is in none). The first block of a session initialises it, advertised on the default bridge, and the
-    session leaves it at its end (pytest_unconfigure). An engine already in a swarm the tests did not make (a
-    developer's) is used as it is and never left. Yields whether the tests made the swarm."""
+    session leaves it at its end (pytest_unconfigure); a swarm the tests made in a session that was killed is
+    taken over (its other nodes forgotten). An engine already in a swarm the tests did not make (a developer's) is
+    used as it is and never left. Yields whether the tests made the swarm."""
     with swarm_mode_held():
         mark = _swarm_made_by_tests()
         if docker("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip() != "active":
@@ -228,24 +229,46 @@ def one_node_swarm() -> Iterator[bool]:
             made = docker("swarm", "init", "--advertise-addr", bridge_gateway())
             assert made.returncode == 0, made.stderr
             mark.write_text(json.dumps({"session": os.environ[SWARM_MARK], "bridge": bridge}))
-        elif mark.exists():  # made by an earlier session of the tests that was killed: this one leaves it
+        elif mark.exists() and not _session_alive(json.loads(mark.read_text())["session"]):
             mark.write_text(json.dumps({**json.loads(mark.read_text()), "session": os.environ[SWARM_MARK]}))
+            others = docker("node", "ls", "--filter", "role=worker", "-q").stdout.split()
+            if others:  # the worker a killed two-node test joined
+                docker("node", "rm", "--force", *others)
         yield mark.exists()
 
 
-def leave_the_tests_swarm() -> None:
-    """Leave the swarm this session made, and the bridge network swarm mode made, if it was not there before."""
-    mark = _swarm_made_by_tests()
+def _session_alive(session: str) -> bool:
+    """Whether the pytest run that set this SWARM_MARK value still runs (or is this one)."""
+    if session == os.environ.get(SWARM_MARK):
+        return False  # this session's own mark: nothing to take over, and nothing that differs
     try:
-        made = json.loads(mark.read_text())
-    except (OSError, ValueError):
+        os.kill(int(session.split("-")[0]), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def leave_the_tests_swarm() -> None:
+    """Leave the swarm this session made, and the bridge network swarm mode made if it was not there before. A
+    leave that fails keeps the mark, so that the next session takes the swarm over rather than calls it a
+    developer's."""
+    mark = _swarm_made_by_tests()
+    if not mark.exists():  # (most sessions: no lock file made for them)
         return
-    if made.get("session") != os.environ.get(SWARM_MARK):
-        return
-    docker("swarm", "leave", "--force")
-    if not made.get("bridge"):
-        docker("network", "rm", "docker_gwbridge")
-    mark.unlink()
+    with swarm_mode_held():
+        try:
+            made = json.loads(mark.read_text())
+        except (OSError, ValueError):
+            return
+        if made.get("session") != os.environ.get(SWARM_MARK):
+            return
+        if docker("swarm", "leave", "--force").returncode != 0:
+            return
+        if not made.get("bridge"):
+            docker("network", "rm", "docker_gwbridge")
+        mark.unlink()
 
 
 @contextmanager
@@ -398,6 +421,7 @@ def second_engine(docker_engine: None) -> Iterator[SecondEngine]:
                 assert time.monotonic() < deadline, docker("logs", name).stderr[-3000:]
                 time.sleep(0.5)
             # what a session killed midway left in the data root: this engine's own, nobody else's
+            engine.docker("swarm", "leave", "--force")  # a killed two-node test's worker (in no swarm: a no-op)
             for leftover in (["container", "prune", "-f"], ["volume", "prune", "-f"], ["network", "prune", "-f"]):
                 engine.docker(*leftover)
             if engine.docker("image", "inspect", base).returncode != 0:  # the stack's Dockerfiles build FROM it
