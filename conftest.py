@@ -229,25 +229,25 @@ def one_node_swarm() -> Iterator[bool]:
             made = docker("swarm", "init", "--advertise-addr", bridge_gateway())
             assert made.returncode == 0, made.stderr
             mark.write_text(json.dumps({"session": os.environ[SWARM_MARK], "bridge": bridge}))
-        elif mark.exists() and not _session_alive(json.loads(mark.read_text())["session"]):
-            mark.write_text(json.dumps({**json.loads(mark.read_text()), "session": os.environ[SWARM_MARK]}))
+        elif mark.exists() and _killed((made := json.loads(mark.read_text()))["session"]):
+            mark.write_text(json.dumps({**made, "session": os.environ[SWARM_MARK]}))
             others = docker("node", "ls", "--filter", "role=worker", "-q").stdout.split()
             if others:  # the worker a killed two-node test joined
                 docker("node", "rm", "--force", *others)
         yield mark.exists()
 
 
-def _session_alive(session: str) -> bool:
-    """Whether the pytest run that set this SWARM_MARK value still runs (or is this one)."""
+def _killed(session: str) -> bool:
+    """Whether the pytest run that set this SWARM_MARK value is gone (never this one, nor one still running)."""
     if session == os.environ.get(SWARM_MARK):
-        return False  # this session's own mark: nothing to take over, and nothing that differs
+        return False
     try:
         os.kill(int(session.split("-")[0]), 0)
     except (ValueError, ProcessLookupError):
-        return False
-    except PermissionError:
         return True
-    return True
+    except PermissionError:  # a process of another user has that pid now: not ours to judge
+        return False
+    return False
 
 
 def leave_the_tests_swarm() -> None:

@@ -77,6 +77,11 @@ def _converged(replicas: str, tasks: list[Task], replaced: set[str]) -> bool:
     return str(len(running)) == wanted and not (running & replaced)
 
 
+def _running_node(service: str, tasks: list[Task]) -> str | None:
+    """The node of the service's first running task; None when none runs."""
+    return next((task.node for task in tasks if task.service == service and task.running), None)
+
+
 class SwarmRunner(ComposeRunner):
     """Runs commands in the task containers of one swarm stack (``project`` is the stack's name)."""
 
@@ -96,7 +101,7 @@ class SwarmRunner(ComposeRunner):
 
     def node_of(self, service: str) -> str | None:
         """The node that runs the service's (first) running task, as the swarm says; None when none runs."""
-        return next((task.node for task in self._tasks(service) if task.running), None)
+        return _running_node(service, self._tasks(service))
 
     def _engine_args(self, node: str | None) -> list[str] | None:
         """``docker`` options that reach ``node``'s engine; None when the run cannot reach it."""
@@ -110,10 +115,11 @@ class SwarmRunner(ComposeRunner):
         located = self._located(service)
         return located[1:] if located else None
 
-    def _located(self, service: str) -> tuple[str | None, list[str], str] | None:
+    def _located(self, service: str, tasks: list[Task] | None = None) -> tuple[str | None, list[str], str] | None:
         """The node of the service's running task (None: none runs, and this node's containers are looked at),
-        the ``docker`` options for its engine, and its container; None if the run reaches no running task."""
-        node = self.node_of(service)
+        the ``docker`` options for its engine, and its container; None if the run reaches no running task.
+        ``tasks``: the stack's tasks as just read, else they are read."""
+        node = _running_node(service, self._tasks(service) if tasks is None else tasks)
         args = self._engine_args(node)
         if args is None:
             return None
@@ -307,20 +313,20 @@ class SwarmRunner(ComposeRunner):
                 )
             ]
             if not pending:
-                self._wait_resolvable(services, deadline)
+                self._wait_resolvable(services, tasks, deadline)
                 return pending
             if time.monotonic() > deadline:
                 return pending
             time.sleep(1)
 
-    def _wait_resolvable(self, services: Sequence[str], deadline: float) -> None:
+    def _wait_resolvable(self, services: Sequence[str], tasks: list[Task], deadline: float) -> None:
         """Wait until each service's name resolves in its own running task's container: the engine's DNS adds a
         new task a moment after Swarm reports it running, and a client that asks meanwhile gets "Name or service
         not known". Not waited for: a task on a node the run does not reach, an image without getent."""
         for service in dict.fromkeys(services):
-            located = self.locate(service)
+            located = self._located(service, tasks)
             while located:
-                engine, container = located
+                _, engine, container = located
                 done = commands.run(["docker", *engine, "exec", container, "getent", "hosts", service], timeout=30)
                 if done.returncode != GETENT_NOT_FOUND or time.monotonic() > deadline:
                     break
